@@ -1,0 +1,121 @@
+/**
+ * moto server lifecycle: a fresh server on a free 127.0.0.1 port, health-checked before use and
+ * stopped on exit. The Python side watches its stdin: when this process goes away for any reason
+ * (exit, Ctrl-C, a crash, SIGKILL) the pipe closes and the server exits, so no orphan is left behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ensurePythonTools, venvBin } from './venv';
+
+export interface MotoServer {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+const bootstrap = `
+import logging, sys
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print("MOTO_PORT", server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+`;
+
+const startTimeoutMs = 60_000;
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+}
+
+async function healthy(endpoint: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(2000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function startMoto(): Promise<MotoServer> {
+  ensurePythonTools();
+  installExitHook();
+  const child = spawn(venvBin('python'), ['-c', bootstrap], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  });
+  running.add(child);
+  let output = '';
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`moto server did not start within ${startTimeoutMs / 1000}s:\n${output}`)), startTimeoutMs);
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      const match = /MOTO_PORT (\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolvePort(Number(match[1]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`moto server exited with code ${code} before it was ready:\n${output}`));
+    });
+  }).catch((error: unknown) => {
+    running.delete(child);
+    child.kill('SIGKILL');
+    throw error;
+  });
+  // Keep draining the pipes so a chatty server can never block on a full pipe; keep the tail for errors.
+  child.stdout!.removeAllListeners('data').on('data', () => undefined);
+  child.stderr!.removeAllListeners('data').on('data', (data: Buffer) => {
+    output = (output + data.toString()).slice(-4000);
+  });
+  child.removeAllListeners('exit');
+  // The server must not keep this process alive on its own.
+  child.unref();
+  (child.stdout as unknown as { unref?: () => void }).unref?.();
+  (child.stderr as unknown as { unref?: () => void }).unref?.();
+  (child.stdin as unknown as { unref?: () => void }).unref?.();
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + startTimeoutMs;
+  while (!(await healthy(endpoint))) {
+    if (Date.now() > deadline) throw new Error(`moto server on ${endpoint} never answered its health check:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    endpoint,
+    stop() {
+      stopped ??= new Promise<void>((resolveStop) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          running.delete(child);
+          resolveStop();
+          return;
+        }
+        const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          running.delete(child);
+          resolveStop();
+        });
+        child.stdin!.end();
+        child.kill('SIGTERM');
+      });
+      return stopped;
+    },
+  };
+}

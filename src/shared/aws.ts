@@ -1,0 +1,54 @@
+/**
+ * The one place AWS SDK clients are built. Every client honours an explicit endpoint or the SDK's
+ * standard `AWS_ENDPOINT_URL`, so the same code talks to AWS in production and to a local AWS
+ * (moto server) on a developer's machine.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { settings } from './settings';
+
+export interface AwsOptions {
+  /** An AWS-compatible endpoint (e.g. a local moto server). Defaults to `AWS_ENDPOINT_URL`. */
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface AwsClients {
+  s3: S3Client;
+  sqs: SQSClient;
+  dynamodb: DynamoDBClient;
+  documents: DynamoDBDocumentClient;
+  streams: DynamoDBStreamsClient;
+  sns: SNSClient;
+}
+
+export function createAwsClients(options: AwsOptions = {}): AwsClients {
+  const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL;
+  // Off AWS there is no region to discover; any valid one will do for a local endpoint.
+  const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined);
+  const common = {
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    maxAttempts: settings.aws.maxAttempts,
+  };
+  const dynamodb = new DynamoDBClient(common);
+  return {
+    // A local endpoint is one host: buckets go in the path, not in the host name.
+    s3: new S3Client({ ...common, forcePathStyle: Boolean(endpoint) }),
+    sqs: new SQSClient(common),
+    dynamodb,
+    documents: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+    streams: new DynamoDBStreamsClient(common),
+    sns: new SNSClient(common),
+  };
+}
+
+export function destroyAwsClients(clients: AwsClients): void {
+  for (const client of Object.values(clients) as { destroy(): void }[]) client.destroy();
+}
