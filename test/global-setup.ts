@@ -1,0 +1,5 @@
+import { ensurePythonTools } from '../src/local/venv';
+
+export default function globalSetup(): void {
+  ensurePythonTools();
+}
