@@ -1,2 +1,86 @@
-// Placeholder until the real handler lands (issue 2); exists so the CDK stack can bundle it.
-export const handler = async (): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> => ({ batchItemFailures: [] });
+/**
+ * Alerter Lambda: the inventory table's stream (NEW_AND_OLD_IMAGES) → LOW_STOCK / RESTOCKED alerts
+ * on SNS, with partial batch responses: a record whose alert could not be published is reported
+ * failed, and the stream retries from it (bisecting, then the on-failure destination), so no
+ * crossing is lost. Duplicate deliveries re-send the same alertId, which subscribers can dedupe on.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue, Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { createAwsClients } from '../shared/aws';
+import { defaultThresholdFromEnv, requireEnv } from '../shared/env';
+import { createLogger, lambdaMetrics, type PipelineMetrics } from '../shared/observability';
+import { MetricName, settings } from '../shared/settings';
+import { detectCrossing, type ItemImage } from './crossing';
+import { AlertPublisher, snsPublishBatch, type PublishBatch } from './publisher';
+
+export interface AlerterDependencies {
+  publishBatch: PublishBatch;
+  defaultThreshold: number;
+  logger: Logger;
+  metrics: PipelineMetrics;
+}
+
+function image(attributes: Record<string, AttributeValue> | undefined): ItemImage | undefined {
+  // The stream's AttributeValue shape is the SDK's; the two type packages differ only nominally.
+  return attributes === undefined ? undefined : (unmarshall(attributes as Parameters<typeof unmarshall>[0]) as ItemImage);
+}
+
+function recordTime(record: DynamoDBRecord): string {
+  const seconds = record.dynamodb?.ApproximateCreationDateTime;
+  return (seconds === undefined ? new Date() : new Date(seconds * 1000)).toISOString();
+}
+
+export function createAlerterHandler(deps: AlerterDependencies) {
+  const { logger, metrics } = deps;
+  const processor = new BatchProcessor(EventType.DynamoDBStreams);
+
+  return async (event: DynamoDBStreamEvent, context: Context) => {
+    logger.addContext(context);
+    const publisher = new AlertPublisher(deps.publishBatch, {
+      batchSize: settings.alerter.publishBatchSize,
+      maxAttempts: settings.alerter.maxPublishAttempts,
+    });
+    let crossings = 0;
+    const recordHandler = async (record: DynamoDBRecord): Promise<void> => {
+      const crossing = detectCrossing(image(record.dynamodb?.OldImage), image(record.dynamodb?.NewImage), deps.defaultThreshold);
+      if (crossing === null) return;
+      crossings += 1;
+      try {
+        await publisher.publish({ ...crossing, time: recordTime(record) });
+      } catch (error) {
+        logger.error('alert not published; the stream will retry its record', { alertId: crossing.alertId, error: error as Error });
+        throw error;
+      }
+    };
+    try {
+      const response = await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+      if (crossings > 0 || response.batchItemFailures.length > 0) {
+        logger.info('stream batch processed', {
+          records: event.Records.length,
+          crossings,
+          published: publisher.published,
+          failedRecords: response.batchItemFailures.length,
+        });
+      }
+      return response;
+    } finally {
+      metrics.add(MetricName.AlertsPublished, publisher.published);
+      metrics.publish();
+    }
+  };
+}
+
+let lambdaHandler: ReturnType<typeof createAlerterHandler> | undefined;
+
+/** The Lambda entry point; configured from the environment the CDK stack sets. */
+export const handler = (event: DynamoDBStreamEvent, context: Context) => {
+  lambdaHandler ??= createAlerterHandler({
+    publishBatch: snsPublishBatch(createAwsClients().sns, requireEnv(settings.env.topicArn)),
+    defaultThreshold: defaultThresholdFromEnv(),
+    logger: createLogger('alerter'),
+    metrics: lambdaMetrics(),
+  });
+  return lambdaHandler(event, context);
+};

@@ -1,2 +1,161 @@
-// Placeholder until the real handler lands (issue 2); exists so the CDK stack can bundle it.
-export const handler = async (): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> => ({ batchItemFailures: [] });
+/**
+ * Splitter Lambda: S3 ObjectCreated notifications (delivered through the upload-events SQS queue, so
+ * a failed split is retried and finally dead-lettered) → one split per upload → RowBatch messages on
+ * the work queue, rejected rows and a receipt next to the upload. Glue only; the work is in split.ts.
+ */
+import type { Readable } from 'node:stream';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { GetObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, S3Event, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createAwsClients } from '../shared/aws';
+import { requireEnv } from '../shared/env';
+import { createLogger, lambdaMetrics, type PipelineMetrics } from '../shared/observability';
+import type { UploadReport } from '../shared/report';
+import { MetricName, settings } from '../shared/settings';
+import { rejectsKey, reportKey, uploadFromS3Record, type S3EventRecordLike, type Upload } from '../shared/upload';
+import type { SendBatch } from './sender';
+import { openS3Rejects } from './rejects';
+import { splitUpload } from './split';
+
+export interface SplitterDependencies {
+  s3: S3Client;
+  sqs: SQSClient;
+  workQueueUrl: string;
+  logger: Logger;
+  metrics: PipelineMetrics;
+}
+
+export function sqsSendBatch(sqs: SQSClient, queueUrl: string): SendBatch {
+  return async (entries) => {
+    const { Failed } = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    return (Failed ?? []).map((entry) => ({ Id: entry.Id!, SenderFault: entry.SenderFault ?? false, Code: entry.Code, Message: entry.Message }));
+  };
+}
+
+/** The S3 event records an SQS message carries; S3's own test event (sent on setup) carries none. */
+function notificationRecords(record: SQSRecord): S3EventRecordLike[] {
+  let notification: { Event?: string; Records?: S3EventRecordLike[] };
+  try {
+    notification = JSON.parse(record.body) as typeof notification;
+  } catch {
+    throw new Error(`upload-events message ${record.messageId} is not an S3 event notification (not JSON)`);
+  }
+  if (notification.Event === 's3:TestEvent') return [];
+  if (!Array.isArray(notification.Records)) {
+    throw new Error(`upload-events message ${record.messageId} is not an S3 event notification (no Records)`);
+  }
+  return notification.Records.filter((r) => r.eventName === undefined || r.eventName.startsWith('ObjectCreated'));
+}
+
+function isSqsEvent(event: SQSEvent | S3Event): event is SQSEvent {
+  return (event.Records[0] as { eventSource?: string } | undefined)?.eventSource === 'aws:sqs';
+}
+
+function statusOf(error: unknown): number | undefined {
+  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+}
+
+export function createSplitterHandler(deps: SplitterDependencies) {
+  const { s3, logger, metrics } = deps;
+  const sendBatch = sqsSendBatch(deps.sqs, deps.workQueueUrl);
+
+  async function openUpload(upload: Upload): Promise<Readable | undefined> {
+    // Read exactly the object this event announced: its version, or its content while unchanged.
+    const selector = upload.versionId ? { VersionId: upload.versionId } : upload.etag ? { IfMatch: `"${upload.etag}"` } : {};
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: upload.bucket, Key: upload.key, ...selector }));
+      return object.Body as Readable;
+    } catch (error) {
+      const status = statusOf(error);
+      // The object was overwritten or deleted since this event: the newer upload's own event carries
+      // its content, and an older content version must not be applied with this event's stamp.
+      if (status === 412 || status === 404) {
+        logger.warn('upload no longer exists as announced; skipped', { upload: upload.key, etag: upload.etag, status });
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  async function processUpload(upload: Upload): Promise<void> {
+    const startedAt = new Date();
+    const input = await openUpload(upload);
+    if (input === undefined) return;
+    const rejects = openS3Rejects(s3, upload.bucket, rejectsKey(upload.key));
+    let result;
+    try {
+      result = await splitUpload({ upload, input, sendBatch, rejects: rejects.writer });
+      await rejects.finish();
+    } catch (error) {
+      input.destroy();
+      await rejects.abort().catch(() => undefined);
+      throw error;
+    }
+    const report: UploadReport = {
+      upload: {
+        bucket: upload.bucket,
+        key: upload.key,
+        etag: upload.etag,
+        versionId: upload.versionId,
+        eventTime: upload.eventTime,
+        stamp: upload.stamp,
+      },
+      status: result.status,
+      reason: result.reason,
+      rowsRead: result.rowsRead,
+      rowsAccepted: result.rowsAccepted,
+      rowsRejected: result.rowsRejected,
+      messages: result.messages,
+      rejectsKey: rejectsKey(upload.key),
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+    };
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: upload.bucket,
+        Key: reportKey(upload.key),
+        Body: `${JSON.stringify(report, null, 2)}\n`,
+        ContentType: 'application/json',
+      }),
+    );
+    metrics.add(result.status === 'failed' ? MetricName.UploadsFailed : MetricName.UploadsProcessed, 1);
+    metrics.add(MetricName.RowsRead, result.rowsRead);
+    metrics.add(MetricName.RowsRejected, result.rowsRejected);
+    metrics.add(MetricName.MessagesSent, result.messages);
+    const summary = { upload: upload.key, ...result, ms: Date.now() - startedAt.getTime() };
+    if (result.status === 'failed') logger.error('upload failed as a whole; nothing from it was applied', summary);
+    else logger.info('upload split', summary);
+  }
+
+  const processor = new BatchProcessor(EventType.SQS);
+  const recordHandler = async (record: SQSRecord): Promise<void> => {
+    for (const s3Record of notificationRecords(record)) await processUpload(uploadFromS3Record(s3Record));
+  };
+
+  return async (event: SQSEvent | S3Event, context: Context) => {
+    logger.addContext(context);
+    try {
+      if (isSqsEvent(event)) return await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+      // Wired directly to S3 (no queue): every record of the event, failing the invocation on error.
+      for (const record of event.Records) await processUpload(uploadFromS3Record(record));
+      return undefined;
+    } finally {
+      metrics.publish();
+    }
+  };
+}
+
+let lambdaHandler: ReturnType<typeof createSplitterHandler> | undefined;
+
+/** The Lambda entry point; configured from the environment the CDK stack sets. */
+export const handler = (event: SQSEvent | S3Event, context: Context) => {
+  lambdaHandler ??= createSplitterHandler({
+    ...createAwsClients(),
+    workQueueUrl: requireEnv(settings.env.workQueueUrl),
+    logger: createLogger('splitter'),
+    metrics: lambdaMetrics(),
+  });
+  return lambdaHandler(event, context);
+};

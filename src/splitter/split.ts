@@ -1,0 +1,162 @@
+/**
+ * The splitter's core: streams one upload's bytes through csv-parse, validates every record
+ * against the CSV contract, packs valid rows into RowBatch messages for the sender and hands
+ * rejected rows to the rejects writer. No AWS here: the sender and rejects writer are ports.
+ *
+ * Records are consumed inside csv-parse's `on_record` hook and never pushed through the parser's
+ * readable side, so the per-record cost is the parse plus our validation and nothing else. Memory
+ * is bounded by a gate in front of the parser that waits while the sender or the rejects writer
+ * is saturated; `max_record_size` bounds a runaway quoted field.
+ */
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { parse, type CsvError } from 'csv-parse';
+import { isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader } from '../shared/csv';
+import { RowBatchPacker } from '../shared/messages';
+import { maxLine, type Upload } from '../shared/upload';
+import { settings } from '../shared/settings';
+import { BatchSender, type SendBatch, type SenderLimits } from './sender';
+
+export interface RejectedRow {
+  line: number;
+  reason: string;
+  /** The record's fields as read (empty when the record could not be parsed at all). */
+  record: readonly string[];
+}
+
+export interface RejectSink {
+  add(rejected: RejectedRow): void;
+  /** Undefined when more may be added now; otherwise resolves when the sink has caught up. */
+  ready(): Promise<void> | undefined;
+}
+
+export interface SplitResult {
+  status: 'processed' | 'failed';
+  /** Why the whole file failed (status 'failed'); nothing from such a file is sent. */
+  reason?: string;
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsRejected: number;
+  messages: number;
+  lines: number;
+}
+
+export interface SplitOptions {
+  upload: Pick<Upload, 'key' | 'stamp'>;
+  input: Readable;
+  sendBatch: SendBatch;
+  rejects: RejectSink;
+  limits?: SenderLimits & { maxMessageBytes: number };
+  /** Longest record csv-parse will buffer (guards against an unclosed quote swallowing the file). */
+  maxRecordBytes?: number;
+}
+
+const defaultMaxRecordBytes = 1024 * 1024;
+
+function countNewlines(record: readonly string[]): number {
+  let newlines = 0;
+  for (const field of record) {
+    for (let at = field.indexOf('\n'); at !== -1; at = field.indexOf('\n', at + 1)) newlines += 1;
+  }
+  return newlines;
+}
+
+function describeParseError(error: CsvError): string {
+  switch (error.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return 'a quoted field opened on this line is never closed, so the rest of the file could not be read as rows';
+    case 'CSV_MAX_RECORD_SIZE':
+      return 'the record is longer than the 1 MiB limit (an unclosed quote?)';
+    default:
+      return `the record is not valid CSV (${error.message})`;
+  }
+}
+
+export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
+  const limits = options.limits ?? settings.packing;
+  const sender = new BatchSender(options.sendBatch, limits);
+  const packer = new RowBatchPacker(options.upload, limits.maxMessageBytes, (message) => sender.add(message));
+  const { rejects } = options;
+  let header: CsvHeader | undefined;
+  let rowsRead = 0;
+  let rowsAccepted = 0;
+  let rowsRejected = 0;
+  const reject = (rejected: RejectedRow) => {
+    rowsRejected += 1;
+    rejects.add(rejected);
+  };
+
+  // Physical line numbers are counted here: a record spans one line plus the line breaks inside
+  // its quoted fields. (csv-parse's own count goes wrong on CRLF inside quotes.)
+  let nextLine = 1;
+  const onRecord = (record: string[]): null => {
+    const line = nextLine;
+    nextLine += 1 + countNewlines(record);
+    if (isBlankRecord(record)) return null;
+    if (header === undefined) {
+      header = parseHeader(record, line);
+      return null;
+    }
+    rowsRead += 1;
+    const row = line > maxLine ? `the line number is beyond ${maxLine}, the last a version stamp can order` : validateRow(record, header, line);
+    if (typeof row === 'string') {
+      reject({ line, reason: row, record });
+    } else {
+      rowsAccepted += 1;
+      packer.add(row);
+    }
+    return null;
+  };
+
+  const parser = parse({
+    bom: true,
+    // LF and CRLF, even mixed in one file (the first line's ending does not decide for the rest).
+    record_delimiter: ['\r\n', '\n'],
+    // Blank lines reach onRecord, which skips them (and whitespace-only lines) and counts them.
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_records_with_error: true,
+    max_record_size: options.maxRecordBytes ?? defaultMaxRecordBytes,
+    on_record: onRecord,
+  });
+  // A record csv-parse cannot parse is a rejected row; the rest of the file still applies.
+  // Before the header, though, the file has no usable header and fails as a whole.
+  let headerFailure: UploadRejectedError | undefined;
+  parser.on('skip', (error: CsvError) => {
+    const line = nextLine;
+    // Where the next record starts is csv-parse's best guess once a record could not be parsed.
+    nextLine = Math.max(nextLine + 1, parser.info.lines);
+    if (header === undefined) {
+      headerFailure ??= new UploadRejectedError(`the header (line ${line}) is not valid CSV: ${describeParseError(error)}`);
+      parser.destroy(headerFailure);
+      return;
+    }
+    rowsRead += 1;
+    reject({ line, reason: describeParseError(error), record: [] });
+  });
+
+  // Pauses the bytes flowing into the parser while the sender or the rejects writer is saturated.
+  const gate = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const wait = sender.ready() ?? rejects.ready();
+      if (wait === undefined) callback(null, chunk);
+      else wait.then(() => callback(null, chunk), callback);
+    },
+  });
+  const discard = new Writable({ objectMode: true, write: (_record, _encoding, callback) => callback() });
+  const stages = options.upload.key.toLowerCase().endsWith('.gz') ? [createGunzip(), gate] : [gate];
+
+  try {
+    await pipeline([options.input, ...stages, parser, discard]);
+    if (header === undefined) throw new UploadRejectedError('the file is empty: it has no header row');
+    packer.flush();
+    await sender.close();
+  } catch (error) {
+    const failure = headerFailure ?? (error instanceof UploadRejectedError ? error : undefined);
+    if (failure === undefined) throw error;
+    // Nothing is sent before the header is accepted, so a failed file has applied nothing.
+    return { status: 'failed', reason: failure.message, rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, messages: 0, lines: nextLine - 1 };
+  }
+  return { status: 'processed', rowsRead, rowsAccepted, rowsRejected, messages: sender.messagesSent, lines: nextLine - 1 };
+}
