@@ -24,6 +24,8 @@ export interface Crossing {
   threshold: number;
   upload: string | null;
   line: number | null;
+  /** When the state the crossing led to was written (the item's updatedAt). */
+  time: string | null;
   /** Identifies the item state the crossing led to: same crossing, same id. */
   alertId: string;
 }
@@ -68,6 +70,37 @@ export function detectCrossing(oldImage: ItemImage | undefined, newImage: ItemIm
     threshold: after.threshold,
     upload: after.image.upload ?? null,
     line: after.image.line ?? null,
+    time: after.image.updatedAt ?? null,
     alertId: alertIdFor(type, after.image),
   };
+}
+
+/** One stream record's change to one item, in stream order; `ref` is whatever the caller tracks it by. */
+export interface ItemChange<Ref> {
+  ref: Ref;
+  /** The item's key; changes of the same item share it. */
+  item: string;
+  oldImage: ItemImage | undefined;
+  newImage: ItemImage | undefined;
+}
+
+/**
+ * The crossings of a batch of changes. Consecutive changes of one item collapse into one: its
+ * first old image against its last new image, so an item that dips and recovers within a batch
+ * raises nothing. A crossing is attributed to the *first* change of its item: if publishing it
+ * fails, the stream retries from that record and so replays the whole chain.
+ */
+export function crossingsOf<Ref>(changes: readonly ItemChange<Ref>[], defaultThreshold: number): Map<Ref, Crossing> {
+  const chains = new Map<string, { first: ItemChange<Ref>; last: ItemChange<Ref> }>();
+  for (const change of changes) {
+    const chain = chains.get(change.item);
+    if (chain === undefined) chains.set(change.item, { first: change, last: change });
+    else chain.last = change;
+  }
+  const crossings = new Map<Ref, Crossing>();
+  for (const { first, last } of chains.values()) {
+    const crossing = detectCrossing(first.oldImage, last.newImage, defaultThreshold);
+    if (crossing !== null) crossings.set(first.ref, crossing);
+  }
+  return crossings;
 }

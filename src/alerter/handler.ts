@@ -12,7 +12,7 @@ import { createAwsClients } from '../shared/aws';
 import { defaultThresholdFromEnv, requireEnv } from '../shared/env';
 import { createLogger, lambdaMetrics, type PipelineMetrics } from '../shared/observability';
 import { MetricName, settings } from '../shared/settings';
-import { detectCrossing, type ItemImage } from './crossing';
+import { crossingsOf, type ItemImage } from './crossing';
 import { AlertPublisher, snsPublishBatch, type PublishBatch } from './publisher';
 
 export interface AlerterDependencies {
@@ -25,6 +25,12 @@ export interface AlerterDependencies {
 function image(attributes: Record<string, AttributeValue> | undefined): ItemImage | undefined {
   // The stream's AttributeValue shape is the SDK's; the two type packages differ only nominally.
   return attributes === undefined ? undefined : (unmarshall(attributes as Parameters<typeof unmarshall>[0]) as ItemImage);
+}
+
+function itemKey(record: DynamoDBRecord): string {
+  const keys = image(record.dynamodb?.Keys);
+  // Without keys a record cannot be chained with others; its sequence number keeps it on its own.
+  return keys ? `${keys.store}\u0000${keys.product}` : `record:${record.dynamodb?.SequenceNumber ?? record.eventID}`;
 }
 
 function recordTime(record: DynamoDBRecord): string {
@@ -42,13 +48,20 @@ export function createAlerterHandler(deps: AlerterDependencies) {
       batchSize: settings.alerter.publishBatchSize,
       maxAttempts: settings.alerter.maxPublishAttempts,
     });
-    let crossings = 0;
+    const crossings = crossingsOf(
+      event.Records.map((record) => ({
+        ref: record,
+        item: itemKey(record),
+        oldImage: image(record.dynamodb?.OldImage),
+        newImage: image(record.dynamodb?.NewImage),
+      })),
+      deps.defaultThreshold,
+    );
     const recordHandler = async (record: DynamoDBRecord): Promise<void> => {
-      const crossing = detectCrossing(image(record.dynamodb?.OldImage), image(record.dynamodb?.NewImage), deps.defaultThreshold);
-      if (crossing === null) return;
-      crossings += 1;
+      const crossing = crossings.get(record);
+      if (crossing === undefined) return;
       try {
-        await publisher.publish({ ...crossing, time: recordTime(record) });
+        await publisher.publish({ ...crossing, time: crossing.time ?? recordTime(record) });
       } catch (error) {
         logger.error('alert not published; the stream will retry its record', { alertId: crossing.alertId, error: error as Error });
         throw error;
@@ -56,10 +69,10 @@ export function createAlerterHandler(deps: AlerterDependencies) {
     };
     try {
       const response = await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
-      if (crossings > 0 || response.batchItemFailures.length > 0) {
+      if (crossings.size > 0 || response.batchItemFailures.length > 0) {
         logger.info('stream batch processed', {
           records: event.Records.length,
-          crossings,
+          crossings: crossings.size,
           published: publisher.published,
           failedRecords: response.batchItemFailures.length,
         });

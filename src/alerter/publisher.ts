@@ -8,7 +8,6 @@ import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } fr
 import type { Crossing } from './crossing';
 
 export interface Alert extends Crossing {
-  /** When the change that caused the crossing was written (from the stream record). */
   time: string;
 }
 

@@ -33,14 +33,31 @@ export async function applyRow(row: StampedRow, table: InventoryTable): Promise<
 }
 
 /**
+ * Drops the rows of `rows` that a later row of the same item in the same message supersedes, so the
+ * stream (and the alerter) never sees a state the file does not end in. A superseded row that sets
+ * a threshold is kept: its threshold still applies (see applyRow) unless a later one replaces it.
+ */
+export function withoutSupersededRows(rows: readonly StampedRow[]): StampedRow[] {
+  const newest = new Map<string, StampedRow>();
+  for (const row of rows) {
+    const key = `${row.store}\u0000${row.product}`;
+    const seen = newest.get(key);
+    if (seen === undefined || seen.version < row.version) newest.set(key, row);
+  }
+  if (newest.size === rows.length) return [...rows];
+  return rows.filter((row) => row.threshold !== null || newest.get(`${row.store}\u0000${row.product}`) === row);
+}
+
+/**
  * Applies the rows of one message through the shared limiter. Every row is attempted; if any
  * failed (after the SDK's retries) the first error is thrown so the message is retried — rows
  * that did apply are stale on the retry and skipped.
  */
 export async function applyRows(rows: readonly StampedRow[], table: InventoryTable, limit: Limiter): Promise<ApplyResult> {
-  const outcomes = await Promise.allSettled(rows.map((row) => limit(() => applyRow(row, table))));
+  const effective = withoutSupersededRows(rows);
+  const outcomes = await Promise.allSettled(effective.map((row) => limit(() => applyRow(row, table))));
   let applied = 0;
-  let skipped = 0;
+  let skipped = rows.length - effective.length;
   for (const outcome of outcomes) {
     if (outcome.status === 'rejected') throw outcome.reason;
     if (outcome.value) applied += 1;

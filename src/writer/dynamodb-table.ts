@@ -70,10 +70,10 @@ export class DynamoInventoryTable implements InventoryTable {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { store: row.store, product: row.product },
-        UpdateExpression: 'SET #threshold = :threshold, #thresholdVersion = :version',
+        UpdateExpression: 'SET #threshold = :threshold, #thresholdVersion = :version, #updatedAt = :now',
         ConditionExpression: 'attribute_exists(#version) AND (attribute_not_exists(#thresholdVersion) OR #thresholdVersion < :version)',
-        ExpressionAttributeNames: { '#threshold': 'threshold', '#thresholdVersion': 'thresholdVersion', '#version': 'version' },
-        ExpressionAttributeValues: { ':threshold': row.threshold, ':version': row.version },
+        ExpressionAttributeNames: { '#threshold': 'threshold', '#thresholdVersion': 'thresholdVersion', '#version': 'version', '#updatedAt': 'updatedAt' },
+        ExpressionAttributeValues: { ':threshold': row.threshold, ':version': row.version, ':now': this.now() },
       }),
     );
   }

@@ -1,0 +1,172 @@
+/**
+ * `inventory local`: runs store files through the whole pipeline on this machine and reports what
+ * happened — as a table for people, or as one JSON document (`--json`) for scripts and tests.
+ */
+import { SingleBar, Presets } from 'cli-progress';
+import { LocalPipeline, type CapturedAlert, type FileOutcome, type LocalPipelineOptions } from '../local/runtime';
+
+export interface LocalCommandOptions {
+  endpoint?: string;
+  threshold?: number;
+  json?: boolean;
+  logLevel?: string;
+}
+
+export interface RunSummary {
+  files: number;
+  filesFailed: number;
+  rowsRead: number;
+  rowsRejected: number;
+  rowsApplied: number;
+  rowsSkipped: number;
+  alerts: number;
+  deadLettered: number;
+  seconds: number;
+  rowsPerSecond: number;
+}
+
+export interface LocalRunDocument {
+  endpoint: string;
+  resources: { bucket: string; table: string; queue: string; deadLetterQueue: string; topic: string; uploadQueue: string; uploadDeadLetterQueue: string; alertDeadLetterQueue: string };
+  summary: RunSummary;
+  files: Omit<FileOutcome, 'rejects' | 'alerts'>[];
+  rejects: { file: string; line: number; reason: string }[];
+  failedFiles: { file: string; reason: string }[];
+  alerts: (Pick<CapturedAlert, 'type' | 'store' | 'product' | 'count' | 'previousCount' | 'threshold' | 'alertId' | 'time' | 'upload'> & { file: string })[];
+}
+
+export function summarize(outcomes: readonly FileOutcome[], seconds: number): RunSummary {
+  const total = (pick: (o: FileOutcome) => number) => outcomes.reduce((sum, o) => sum + pick(o), 0);
+  const rowsRead = total((o) => o.rowsRead);
+  return {
+    files: outcomes.length,
+    filesFailed: outcomes.filter((o) => o.status === 'failed').length,
+    rowsRead,
+    rowsRejected: total((o) => o.rowsRejected),
+    rowsApplied: total((o) => o.rowsApplied),
+    rowsSkipped: total((o) => o.rowsSkipped),
+    alerts: total((o) => o.alerts.length),
+    deadLettered: total((o) => o.deadLettered),
+    seconds: Math.round(seconds * 1000) / 1000,
+    rowsPerSecond: seconds > 0 ? Math.round(rowsRead / seconds) : 0,
+  };
+}
+
+export function runDocument(pipeline: LocalPipeline, outcomes: readonly FileOutcome[], seconds: number): LocalRunDocument {
+  const { resources } = pipeline;
+  return {
+    endpoint: pipeline.endpoint,
+    resources: {
+      bucket: resources.bucket,
+      table: resources.table,
+      queue: resources.workQueueUrl,
+      deadLetterQueue: resources.deadLetterQueueUrl,
+      topic: resources.topicArn,
+      uploadQueue: resources.uploadQueueUrl,
+      uploadDeadLetterQueue: resources.uploadDeadLetterQueueUrl,
+      alertDeadLetterQueue: resources.alertDeadLetterQueueUrl,
+    },
+    summary: summarize(outcomes, seconds),
+    files: outcomes.map(({ rejects: _rejects, alerts: _alerts, ...file }) => file),
+    rejects: outcomes.flatMap((o) => o.rejects.map((r) => ({ file: o.file, line: r.line, reason: r.reason }))),
+    failedFiles: outcomes.filter((o) => o.status === 'failed').map((o) => ({ file: o.file, reason: o.reason ?? 'unknown' })),
+    alerts: outcomes.flatMap((o) =>
+      o.alerts.map((a) => ({
+        file: o.file,
+        type: a.type,
+        store: a.store,
+        product: a.product,
+        count: a.count,
+        previousCount: a.previousCount,
+        threshold: a.threshold,
+        alertId: a.alertId,
+        time: a.time,
+        upload: a.upload,
+      })),
+    ),
+  };
+}
+
+/** Exit status: 0 when every file was processed and nothing was dead-lettered. */
+export function exitCodeOf(summary: RunSummary): number {
+  return summary.filesFailed === 0 && summary.deadLettered === 0 ? 0 : 1;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')).join('\n');
+}
+
+function describeAlert(alert: LocalRunDocument['alerts'][number]): string {
+  const previous = alert.previousCount === null ? 'new item' : `was ${alert.previousCount}`;
+  return `${alert.type.padEnd(10)} ${alert.store} / ${alert.product}: ${alert.count} (${previous}, threshold ${alert.threshold})  [${alert.file}]`;
+}
+
+export function renderHuman(document: LocalRunDocument): string {
+  const { summary } = document;
+  const header = ['file', 'status', 'read', 'rejected', 'applied', 'skipped', 'dead-lettered', 'seconds'];
+  const rows = document.files.map((f) => [
+    f.file,
+    f.status,
+    String(f.rowsRead),
+    String(f.rowsRejected),
+    String(f.rowsApplied),
+    String(f.rowsSkipped),
+    String(f.deadLettered),
+    f.seconds.toFixed(2),
+  ]);
+  const lines = [
+    '',
+    table([header, ...rows]),
+    '',
+    `Summary: ${summary.files} file(s), ${summary.rowsRead} rows read, ${summary.rowsRejected} rejected, ` +
+      `${summary.rowsApplied} applied, ${summary.rowsSkipped} skipped (stale or duplicate), ${summary.alerts} alert(s), ` +
+      `${summary.deadLettered} dead-lettered, ${summary.seconds.toFixed(2)} s, ${summary.rowsPerSecond} rows/s`,
+  ];
+  if (document.failedFiles.length > 0) {
+    lines.push('', 'Failed files (nothing from them was applied):');
+    for (const failed of document.failedFiles) lines.push(`  ${failed.file}: ${failed.reason}`);
+  }
+  if (document.rejects.length > 0) {
+    lines.push('', `Rejected rows (${document.rejects.length}):`);
+    for (const reject of document.rejects.slice(0, 50)) lines.push(`  ${reject.file} line ${reject.line}: ${reject.reason}`);
+    if (document.rejects.length > 50) lines.push(`  … and ${document.rejects.length - 50} more (run with --json for all)`);
+  }
+  if (document.alerts.length > 0) {
+    lines.push('', `Alerts published (${document.alerts.length}):`);
+    for (const alert of document.alerts.slice(0, 50)) lines.push(`  ${describeAlert(alert)}`);
+    if (document.alerts.length > 50) lines.push(`  … and ${document.alerts.length - 50} more (run with --json for all)`);
+  }
+  lines.push('', `Table ${document.resources.table} on ${document.endpoint}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runLocal(files: string[], options: LocalCommandOptions): Promise<number> {
+  const pipelineOptions: LocalPipelineOptions = { endpoint: options.endpoint, defaultThreshold: options.threshold, logLevel: options.logLevel };
+  const interactive = !options.json && process.stderr.isTTY === true;
+  if (!options.json && !options.endpoint) process.stderr.write('Starting the local AWS (moto server)…\n');
+  const pipeline = await LocalPipeline.start(pipelineOptions);
+  const started = Date.now();
+  const outcomes: FileOutcome[] = [];
+  try {
+    for (const file of files) {
+      const bar = interactive
+        ? new SingleBar({ format: ' {file} [{bar}] {value}/{total} rows', stream: process.stderr, hideCursor: true, clearOnComplete: false }, Presets.shades_classic)
+        : undefined;
+      bar?.start(1, 0, { file });
+      const outcome = await pipeline.processFile(file, (p) => {
+        bar?.setTotal(Math.max(1, p.rowsTotal));
+        bar?.update(p.rowsDone, { file: p.file });
+      });
+      bar?.update(bar.getTotal());
+      bar?.stop();
+      if (!interactive && !options.json) process.stderr.write(`  ${outcome.file}: ${outcome.status}, ${outcome.rowsRead} rows in ${outcome.seconds.toFixed(2)} s\n`);
+      outcomes.push(outcome);
+    }
+    const document = runDocument(pipeline, outcomes, (Date.now() - started) / 1000);
+    process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : renderHuman(document));
+    return exitCodeOf(document.summary);
+  } finally {
+    await pipeline.close();
+  }
+}

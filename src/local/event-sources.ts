@@ -1,0 +1,289 @@
+/**
+ * What Lambda's event source mappings do, played against the local AWS: poll a queue or a stream,
+ * invoke a handler with a Lambda-shaped event, and honour its partial batch response.
+ *
+ * SQS: successes are deleted; failures are made visible again after `retryDelaySeconds` (on AWS
+ * they wait out the queue's visibility timeout — the local runtime shortens that wait, nothing
+ * else); the queue's own redrive policy moves a message to its dead-letter queue once it has been
+ * received more than maxReceiveCount times.
+ * Streams: records are read in order per shard; after a partial failure the batch is retried from
+ * the first failed record, and after `retryAttempts` retries it is recorded on the on-failure
+ * dead-letter queue and skipped — as the CDK stack's stream mapping is configured to do.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import {
+  DescribeStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+  type DynamoDBStreamsClient,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { Context, DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+const idleMs = 25;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function lambdaContext(functionName: string, timeoutSeconds: number): Context {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export interface FunctionSpec<E, R> {
+  name: string;
+  timeoutSeconds: number;
+  handler: (event: E, context: Context) => Promise<R>;
+}
+
+type BatchResponse = SQSBatchResponse | undefined | void;
+
+export interface SqsSourceOptions {
+  batchSize: number;
+  /** Pollers (concurrent invocations) for this queue. */
+  concurrency: number;
+  retryDelaySeconds: number;
+}
+
+function toSqsRecord(message: Message, queueArn: string, region: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'local',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+export class SqsEventSource {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queue: { url: string; arn: string },
+    private readonly fn: FunctionSpec<SQSEvent, BatchResponse>,
+    private readonly options: SqsSourceOptions,
+    private readonly region = 'us-east-1',
+  ) {}
+
+  /** Polls until `upstreamDone()` holds and the queue is empty with nothing in flight. */
+  async drain(upstreamDone: () => boolean): Promise<void> {
+    await Promise.all(Array.from({ length: this.options.concurrency }, () => this.poll(upstreamDone)));
+  }
+
+  async isEmpty(): Promise<boolean> {
+    const { Attributes = {} } = await this.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.queue.url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    return (
+      Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+        Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+        Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0) ===
+      0
+    );
+  }
+
+  private async poll(upstreamDone: () => boolean): Promise<void> {
+    for (;;) {
+      const { Messages = [] } = await this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.queue.url,
+          MaxNumberOfMessages: this.options.batchSize,
+          MessageSystemAttributeNames: ['All'],
+          WaitTimeSeconds: 0,
+        }),
+      );
+      if (Messages.length === 0) {
+        if (upstreamDone() && (await this.isEmpty())) return;
+        await sleep(idleMs);
+        continue;
+      }
+      await this.invoke(Messages);
+    }
+  }
+
+  private async invoke(messages: Message[]): Promise<void> {
+    const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, this.queue.arn, this.region)) };
+    let failedIds: Set<string>;
+    try {
+      const response = await this.fn.handler(event, lambdaContext(this.fn.name, this.fn.timeoutSeconds));
+      failedIds = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+    } catch {
+      // An invocation error fails the whole batch, as on Lambda.
+      failedIds = new Set(messages.map((m) => m.MessageId!));
+    }
+    const succeeded = messages.filter((m) => !failedIds.has(m.MessageId!));
+    const failed = messages.filter((m) => failedIds.has(m.MessageId!));
+    if (succeeded.length > 0) {
+      await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.queue.url,
+          Entries: succeeded.map((m, index) => ({ Id: String(index), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    }
+    if (failed.length > 0) {
+      await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.queue.url,
+          Entries: failed.map((m, index) => ({
+            Id: String(index),
+            ReceiptHandle: m.ReceiptHandle!,
+            VisibilityTimeout: this.options.retryDelaySeconds,
+          })),
+        }),
+      );
+    }
+  }
+}
+
+export interface StreamSourceOptions {
+  batchSize: number;
+  retryAttempts: number;
+  /** Where a batch that kept failing is recorded (the stream mapping's on-failure destination). */
+  onFailureQueueUrl: string;
+}
+
+function toDynamoDBRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
+  const change = record.dynamodb;
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName as DynamoDBRecord['eventName'],
+    eventVersion: record.eventVersion,
+    eventSource: 'aws:dynamodb',
+    awsRegion: record.awsRegion,
+    eventSourceARN: streamArn,
+    dynamodb: {
+      // The SDK's and aws-lambda's AttributeValue types describe the same wire shape.
+      Keys: change?.Keys as never,
+      NewImage: change?.NewImage as never,
+      OldImage: change?.OldImage as never,
+      SequenceNumber: change?.SequenceNumber,
+      SizeBytes: change?.SizeBytes,
+      StreamViewType: change?.StreamViewType,
+      ApproximateCreationDateTime: change?.ApproximateCreationDateTime ? change.ApproximateCreationDateTime.getTime() / 1000 : undefined,
+    },
+  };
+}
+
+interface ShardCursor {
+  shardId: string;
+  iterator: string | undefined;
+}
+
+export class DynamoStreamEventSource {
+  private shards: ShardCursor[] = [];
+
+  constructor(
+    private readonly streams: DynamoDBStreamsClient,
+    private readonly sqs: SQSClient,
+    private readonly streamArn: string,
+    private readonly fn: FunctionSpec<DynamoDBStreamEvent, { batchItemFailures: { itemIdentifier: string }[] } | undefined>,
+    private readonly options: StreamSourceOptions,
+  ) {}
+
+  /** Positions every shard at its end: only changes made from now on are delivered. */
+  async startAtLatest(): Promise<void> {
+    const { StreamDescription } = await this.streams.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
+    this.shards = await Promise.all(
+      (StreamDescription?.Shards ?? []).map(async (shard) => ({
+        shardId: shard.ShardId!,
+        iterator: (
+          await this.streams.send(
+            new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'LATEST' }),
+          )
+        ).ShardIterator,
+      })),
+    );
+  }
+
+  /** Delivers records until `upstreamDone()` holds and every shard has been read to its end. */
+  async drain(upstreamDone: () => boolean): Promise<void> {
+    for (;;) {
+      const done = upstreamDone();
+      let delivered = 0;
+      for (const shard of this.shards) delivered += await this.readShard(shard);
+      if (delivered === 0) {
+        if (done) return;
+        await sleep(idleMs);
+      }
+    }
+  }
+
+  /** Reads and delivers one batch from the shard; returns how many records it delivered. */
+  private async readShard(shard: ShardCursor): Promise<number> {
+    if (shard.iterator === undefined) return 0;
+    const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.options.batchSize }));
+    const records = page.Records ?? [];
+    shard.iterator = page.NextShardIterator;
+    if (records.length === 0) return 0;
+    const events = records.map((r) => toDynamoDBRecord(r, this.streamArn));
+    for (let attempt = 0; ; attempt += 1) {
+      const failedFrom = await this.invoke(events);
+      if (failedFrom === undefined) return records.length;
+      if (attempt >= this.options.retryAttempts) {
+        await this.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: this.options.onFailureQueueUrl,
+            MessageBody: JSON.stringify({
+              requestContext: { condition: 'RetryAttemptsExhausted', functionArn: this.fn.name },
+              DDBStreamBatchInfo: {
+                shardId: shard.shardId,
+                streamArn: this.streamArn,
+                startSequenceNumber: events[0]!.dynamodb!.SequenceNumber,
+                endSequenceNumber: events.at(-1)!.dynamodb!.SequenceNumber,
+                batchSize: events.length,
+              },
+            }),
+          }),
+        );
+        return records.length;
+      }
+      // Retry from the first failed record, with the records after it, as Lambda does.
+      const index = events.findIndex((e) => e.dynamodb?.SequenceNumber === failedFrom);
+      events.splice(0, Math.max(0, index));
+    }
+  }
+
+  /** Invokes the function; returns the first failed sequence number, if any. */
+  private async invoke(records: DynamoDBRecord[]): Promise<string | undefined> {
+    try {
+      const response = await this.fn.handler({ Records: records }, lambdaContext(this.fn.name, this.fn.timeoutSeconds));
+      const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      return records.find((r) => failed.has(r.dynamodb?.SequenceNumber ?? ''))?.dynamodb?.SequenceNumber;
+    } catch {
+      return records[0]?.dynamodb?.SequenceNumber;
+    }
+  }
+}

@@ -1,0 +1,358 @@
+/**
+ * The local runtime: the real handlers, end to end, against a local AWS (a moto server it starts,
+ * or any AWS-compatible endpoint). It plays Lambda's part — S3 notification → splitter, SQS →
+ * writer, stream → alerter — and reads back what a user would look at: the upload's receipt, its
+ * rejected rows and the alerts that reached a queue subscribed to the topic.
+ *
+ * Files are processed one after another; each is fully processed (queues and stream drained)
+ * before the next is uploaded.
+ */
+import { createReadStream, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Console } from 'node:console';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { Upload as S3Upload } from '@aws-sdk/lib-storage';
+import { parse as parseCsv } from 'csv-parse/sync';
+import type { SQSEvent } from 'aws-lambda';
+import { createAlerterHandler } from '../alerter/handler';
+import { snsPublishBatch } from '../alerter/publisher';
+import { createAwsClients, destroyAwsClients, type AwsClients } from '../shared/aws';
+import { CountingMetrics } from '../shared/observability';
+import type { UploadReport } from '../shared/report';
+import { MetricName, settings } from '../shared/settings';
+import { decodeS3Key, reportKey } from '../shared/upload';
+import { createSplitterHandler } from '../splitter/handler';
+import { DynamoInventoryTable } from '../writer/dynamodb-table';
+import { createWriterHandler } from '../writer/handler';
+import { DynamoStreamEventSource, SqsEventSource } from './event-sources';
+import { startMoto, type MotoServer } from './moto';
+import { ensureResources, type LocalResources } from './resources';
+
+export interface LocalPipelineOptions {
+  /** An AWS-compatible endpoint to use; without one a fresh moto server is started (and stopped). */
+  endpoint?: string;
+  /** Threshold for items no row gave one (default: settings.inventory.defaultThreshold). */
+  defaultThreshold?: number;
+  stage?: string;
+  /** Handler log level (Powertools); logs go to stderr. Default SILENT. */
+  logLevel?: string;
+  /** How soon a failed message is retried (on AWS: the queue's visibility timeout). */
+  retryDelaySeconds?: number;
+  /** Concurrent writer invocations. */
+  writerConcurrency?: number;
+}
+
+export interface CapturedAlert {
+  alertId: string;
+  type: 'LOW_STOCK' | 'RESTOCKED';
+  store: string;
+  product: string;
+  count: number;
+  previousCount: number | null;
+  threshold: number;
+  time: string;
+  upload: string | null;
+  line: number | null;
+  subject: string;
+  /** The SNS message attributes subscribers can filter on. */
+  attributes: Record<string, string>;
+}
+
+export interface RejectedLine {
+  line: number;
+  reason: string;
+}
+
+export interface FileOutcome {
+  file: string;
+  path: string;
+  key: string;
+  status: 'processed' | 'failed';
+  reason?: string;
+  rowsRead: number;
+  rowsRejected: number;
+  rowsApplied: number;
+  rowsSkipped: number;
+  deadLettered: number;
+  seconds: number;
+  rejects: RejectedLine[];
+  alerts: CapturedAlert[];
+}
+
+export interface FileProgress {
+  file: string;
+  rowsDone: number;
+  /** An estimate from the file's line count. */
+  rowsTotal: number;
+}
+
+const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** Handler logs go to stderr: stdout belongs to the CLI's output (its --json document above all). */
+function localLogger(component: string, level: string): Logger {
+  const logger = new Logger({ serviceName: settings.observability.serviceName, logLevel: level as never, persistentKeys: { component } });
+  (logger as unknown as { console: Console }).console = new Console({ stdout: process.stderr, stderr: process.stderr });
+  return logger;
+}
+
+function uploadKeyFor(path: string): string {
+  const name = basename(path);
+  const accepted = settings.uploads.suffixes.some((suffix) => name.toLowerCase().endsWith(suffix));
+  // The bucket notification only announces accepted suffixes; anything else is uploaded as CSV.
+  return `${settings.uploads.prefix}${accepted ? name : `${name}.csv`}`;
+}
+
+async function countLines(path: string): Promise<number> {
+  let lines = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines += 1;
+  }
+  return lines;
+}
+
+async function readObject(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await object.Body!.transformToString('utf8');
+  } catch (error) {
+    if (error instanceof NoSuchKey) return undefined;
+    throw error;
+  }
+}
+
+export class LocalPipeline {
+  readonly metrics = new CountingMetrics();
+  private readonly announced = new Set<string>();
+  private readonly uploads: SqsEventSource;
+  private readonly rows: SqsEventSource;
+  private readonly stream: DynamoStreamEventSource;
+
+  private constructor(
+    readonly endpoint: string,
+    readonly clients: AwsClients,
+    readonly resources: LocalResources,
+    private readonly moto: MotoServer | undefined,
+    options: LocalPipelineOptions,
+    arns: { uploadQueue: string; workQueue: string },
+  ) {
+    const logLevel = options.logLevel ?? 'SILENT';
+    const retryDelaySeconds = options.retryDelaySeconds ?? 1;
+    const defaultThreshold = options.defaultThreshold ?? settings.inventory.defaultThreshold;
+    const splitter = createSplitterHandler({
+      s3: clients.s3,
+      sqs: clients.sqs,
+      workQueueUrl: resources.workQueueUrl,
+      logger: localLogger('splitter', logLevel),
+      metrics: this.metrics,
+    });
+    const writer = createWriterHandler({
+      table: new DynamoInventoryTable(clients.documents, resources.table, defaultThreshold),
+      logger: localLogger('writer', logLevel),
+      metrics: this.metrics,
+    });
+    const alerter = createAlerterHandler({
+      publishBatch: snsPublishBatch(clients.sns, resources.topicArn),
+      defaultThreshold,
+      logger: localLogger('alerter', logLevel),
+      metrics: this.metrics,
+    });
+    this.uploads = new SqsEventSource(
+      clients.sqs,
+      { url: resources.uploadQueueUrl, arn: arns.uploadQueue },
+      {
+        name: 'splitter',
+        timeoutSeconds: settings.splitter.timeoutSeconds,
+        handler: (event: SQSEvent, context) => {
+          this.noteAnnouncements(event);
+          return splitter(event, context);
+        },
+      },
+      { batchSize: settings.splitter.batchSize, concurrency: 1, retryDelaySeconds },
+    );
+    this.rows = new SqsEventSource(
+      clients.sqs,
+      { url: resources.workQueueUrl, arn: arns.workQueue },
+      { name: 'writer', timeoutSeconds: settings.writer.timeoutSeconds, handler: writer },
+      {
+        batchSize: settings.writer.batchSize,
+        concurrency: options.writerConcurrency ?? Math.min(settings.writer.maxConcurrency, 4),
+        retryDelaySeconds,
+      },
+    );
+    this.stream = new DynamoStreamEventSource(
+      clients.streams,
+      clients.sqs,
+      resources.streamArn,
+      { name: 'alerter', timeoutSeconds: settings.alerter.timeoutSeconds, handler: alerter },
+      { batchSize: settings.alerter.batchSize, retryAttempts: settings.alerter.retryAttempts, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
+    );
+  }
+
+  static async start(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
+    const moto = options.endpoint ? undefined : await startMoto();
+    const endpoint = options.endpoint ?? moto!.endpoint;
+    try {
+      const clients = createAwsClients({
+        endpoint,
+        region: process.env.AWS_REGION ?? 'us-east-1',
+        credentials: process.env.AWS_ACCESS_KEY_ID ? undefined : localCredentials,
+      });
+      const resources = await ensureResources(clients, options.stage ?? settings.stage.local);
+      const arnOf = async (url: string) =>
+        (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+      const arns = { uploadQueue: await arnOf(resources.uploadQueueUrl), workQueue: await arnOf(resources.workQueueUrl) };
+      // Alerts left over from an earlier run against the same endpoint are not this run's.
+      await clients.sqs.send(new PurgeQueueCommand({ QueueUrl: resources.alertCaptureQueueUrl }));
+      const pipeline = new LocalPipeline(endpoint, clients, resources, moto, options, arns);
+      await pipeline.stream.startAtLatest();
+      return pipeline;
+    } catch (error) {
+      await moto?.stop();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    destroyAwsClients(this.clients);
+    await this.moto?.stop();
+  }
+
+  private noteAnnouncements(event: SQSEvent): void {
+    for (const record of event.Records) {
+      try {
+        const notification = JSON.parse(record.body) as { Records?: { s3?: { object?: { key?: string } } }[] };
+        for (const r of notification.Records ?? []) if (r.s3?.object?.key) this.announced.add(decodeS3Key(r.s3.object.key));
+      } catch {
+        // Not a notification: the splitter reports it; nothing to note.
+      }
+    }
+  }
+
+  private async deadLetterDepth(): Promise<number> {
+    const urls = [this.resources.uploadDeadLetterQueueUrl, this.resources.deadLetterQueueUrl, this.resources.alertDeadLetterQueueUrl];
+    const depths = await Promise.all(
+      urls.map(async (url) => {
+        const { Attributes = {} } = await this.clients.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+        );
+        return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+      }),
+    );
+    return depths.reduce((a, b) => a + b, 0);
+  }
+
+  /** Takes every alert that reached the capture queue so far. */
+  private async collectAlerts(): Promise<CapturedAlert[]> {
+    const alerts: CapturedAlert[] = [];
+    for (;;) {
+      const { Messages = [] } = await this.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: this.resources.alertCaptureQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
+      if (Messages.length === 0) return alerts;
+      for (const message of Messages) {
+        const envelope = JSON.parse(message.Body!) as {
+          Message: string;
+          Subject?: string;
+          MessageAttributes?: Record<string, { Value: string }>;
+        };
+        alerts.push({
+          ...(JSON.parse(envelope.Message) as Omit<CapturedAlert, 'subject' | 'attributes'>),
+          subject: envelope.Subject ?? '',
+          attributes: Object.fromEntries(Object.entries(envelope.MessageAttributes ?? {}).map(([k, v]) => [k, v.Value])),
+        });
+      }
+      await this.clients.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.resources.alertCaptureQueueUrl,
+          Entries: Messages.map((m, index) => ({ Id: String(index), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    }
+  }
+
+  private async rejectsOf(report: UploadReport): Promise<RejectedLine[]> {
+    if (report.rowsRejected === 0) return [];
+    const text = await readObject(this.clients.s3, this.resources.bucket, report.rejectsKey);
+    if (text === undefined) return [];
+    const records = parseCsv(text, { from_line: 2 }) as string[][];
+    return records.map(([line, reason]) => ({ line: Number(line), reason: reason ?? '' }));
+  }
+
+  /** Uploads one file and waits until the pipeline has completely processed it. */
+  async processFile(path: string, onProgress?: (progress: FileProgress) => void): Promise<FileOutcome> {
+    const started = Date.now();
+    const file = basename(path);
+    const key = uploadKeyFor(path);
+    statSync(path); // a missing file fails here, with the path in the message
+    const rowsTotal = Math.max(0, (await countLines(path)) - 1);
+    const before = new CountingMetrics();
+    for (const [name, value] of this.metrics.totals) before.add(name, value);
+    const deadLetteredBefore = await this.deadLetterDepth();
+    const progress = () => {
+      const done = ['RowsApplied', 'RowsSkipped', 'RowsRejected'] as const;
+      const rowsDone = done.reduce((sum, name) => sum + this.metrics.get(MetricName[name]) - before.get(MetricName[name]), 0);
+      onProgress?.({ file, rowsDone: Math.min(rowsDone, rowsTotal), rowsTotal });
+    };
+    const ticker = onProgress ? setInterval(progress, 200) : undefined;
+
+    try {
+      this.announced.delete(key);
+      const upload = await new S3Upload({
+        client: this.clients.s3,
+        params: { Bucket: this.resources.bucket, Key: key, Body: createReadStream(path), ContentType: 'text/csv' },
+        partSize: 64 * 1024 * 1024,
+      }).done();
+      const etag = upload.ETag?.replace(/"/g, '');
+
+      let splitterDone = false;
+      let writerDone = false;
+      const announcedBy = Date.now() + 30_000;
+      await Promise.all([
+        this.uploads
+          .drain(() => {
+            if (this.announced.has(key)) return true;
+            if (Date.now() > announcedBy) throw new Error(`S3 never announced ${key}: is the bucket notification configured?`);
+            return false;
+          })
+          .finally(() => (splitterDone = true)),
+        this.rows.drain(() => splitterDone).finally(() => (writerDone = true)),
+        this.stream.drain(() => writerDone),
+      ]);
+
+      const alerts = await this.collectAlerts();
+      const reportText = await readObject(this.clients.s3, this.resources.bucket, reportKey(key));
+      const report = reportText === undefined ? undefined : (JSON.parse(reportText) as UploadReport);
+      const deadLettered = (await this.deadLetterDepth()) - deadLetteredBefore;
+      const delta = (name: MetricName) => this.metrics.get(name) - before.get(name);
+      const outcome: FileOutcome = {
+        file,
+        path,
+        key,
+        status: 'processed',
+        rowsRead: delta(MetricName.RowsRead),
+        rowsRejected: delta(MetricName.RowsRejected),
+        rowsApplied: delta(MetricName.RowsApplied),
+        rowsSkipped: delta(MetricName.RowsSkipped),
+        deadLettered,
+        seconds: (Date.now() - started) / 1000,
+        rejects: [],
+        alerts,
+      };
+      if (report === undefined || report.upload.etag !== etag) {
+        outcome.status = 'failed';
+        outcome.reason = 'the splitter did not finish this upload (its event was retried and dead-lettered; see the logs with --log-level)';
+      } else {
+        outcome.status = report.status;
+        if (report.reason !== undefined) outcome.reason = report.reason;
+        outcome.rejects = await this.rejectsOf(report);
+      }
+      return outcome;
+    } finally {
+      if (ticker) clearInterval(ticker);
+      progress();
+    }
+  }
+}
+
