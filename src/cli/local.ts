@@ -3,6 +3,7 @@
  * happened — as a table for people, or as one JSON document (`--json`) for scripts and tests.
  */
 import { SingleBar, Presets } from 'cli-progress';
+import type { InventoryItem } from '../shared/item';
 import { LocalPipeline, type CapturedAlert, type FileOutcome, type LocalPipelineOptions } from '../local/runtime';
 
 export interface LocalCommandOptions {
@@ -92,9 +93,12 @@ export function exitCodeOf(summary: RunSummary): number {
   return summary.filesFailed === 0 && summary.deadLettered === 0 ? 0 : 1;
 }
 
+/** Columns padded to their widest cell; numbers right-aligned, text left-aligned. */
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ')).join('\n');
+  const numeric = rows[0]!.map((_, column) => rows.slice(1).every((row) => /^[\d.]*$/.test(row[column]!)));
+  const pad = (cell: string, column: number) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!));
+  return rows.map((row) => row.map(pad).join('  ').trimEnd()).join('\n');
 }
 
 function describeAlert(alert: LocalRunDocument['alerts'][number]): string {
@@ -102,7 +106,23 @@ function describeAlert(alert: LocalRunDocument['alerts'][number]): string {
   return `${alert.type.padEnd(10)} ${alert.store} / ${alert.product}: ${alert.count} (${previous}, threshold ${alert.threshold})  [${alert.file}]`;
 }
 
-export function renderHuman(document: LocalRunDocument): string {
+const inventoryShown = 40;
+
+function renderInventory(items: readonly InventoryItem[]): string[] {
+  if (items.length === 0) return [];
+  const rows = items.slice(0, inventoryShown).map((item) => [
+    item.store,
+    item.product,
+    String(item.count),
+    String(item.threshold),
+    item.count < item.threshold ? 'LOW' : '',
+  ]);
+  const lines = ['', `Inventory (${items.length} item${items.length === 1 ? '' : 's'}):`, table([['store', 'product', 'count', 'threshold', ''], ...rows])];
+  if (items.length > inventoryShown) lines.push(`… and ${items.length - inventoryShown} more items`);
+  return lines;
+}
+
+export function renderHuman(document: LocalRunDocument, items: readonly InventoryItem[] = []): string {
   const { summary } = document;
   const header = ['file', 'status', 'read', 'rejected', 'applied', 'skipped', 'dead-lettered', 'seconds'];
   const rows = document.files.map((f) => [
@@ -137,6 +157,7 @@ export function renderHuman(document: LocalRunDocument): string {
     for (const alert of document.alerts.slice(0, 50)) lines.push(`  ${describeAlert(alert)}`);
     if (document.alerts.length > 50) lines.push(`  … and ${document.alerts.length - 50} more (run with --json for all)`);
   }
+  lines.push(...renderInventory(items));
   lines.push('', `Table ${document.resources.table} on ${document.endpoint}`);
   return `${lines.join('\n')}\n`;
 }
@@ -164,7 +185,7 @@ export async function runLocal(files: string[], options: LocalCommandOptions): P
       outcomes.push(outcome);
     }
     const document = runDocument(pipeline, outcomes, (Date.now() - started) / 1000);
-    process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : renderHuman(document));
+    process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : renderHuman(document, await pipeline.inventory()));
     return exitCodeOf(document.summary);
   } finally {
     await pipeline.close();

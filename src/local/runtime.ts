@@ -12,6 +12,7 @@ import { basename } from 'node:path';
 import { Console } from 'node:console';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Upload as S3Upload } from '@aws-sdk/lib-storage';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -20,6 +21,7 @@ import { createAlerterHandler } from '../alerter/handler';
 import { snsPublishBatch } from '../alerter/publisher';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../shared/aws';
 import { CountingMetrics } from '../shared/observability';
+import type { InventoryItem } from '../shared/item';
 import type { UploadReport } from '../shared/report';
 import { MetricName, settings } from '../shared/settings';
 import { decodeS3Key, reportKey } from '../shared/upload';
@@ -42,6 +44,7 @@ export interface LocalPipelineOptions {
   retryDelaySeconds?: number;
   /** Concurrent writer invocations. */
   writerConcurrency?: number;
+  onInvoke?: InvocationObserver;
 }
 
 export interface CapturedAlert {
@@ -65,27 +68,45 @@ export interface RejectedLine {
   reason: string;
 }
 
-export interface FileOutcome {
+export interface Counters {
+  rowsRead: number;
+  rowsRejected: number;
+  rowsApplied: number;
+  rowsSkipped: number;
+}
+
+/** What the pipeline did during one file or one drain. */
+export interface Activity extends Counters {
+  /** Messages that reached a dead-letter queue meanwhile. */
+  deadLettered: number;
+  /** Alerts that reached the topic meanwhile, in store and product order. */
+  alerts: CapturedAlert[];
+}
+
+export interface FileOutcome extends Activity {
   file: string;
   path: string;
   key: string;
   status: 'processed' | 'failed';
   reason?: string;
-  rowsRead: number;
-  rowsRejected: number;
-  rowsApplied: number;
-  rowsSkipped: number;
-  deadLettered: number;
   seconds: number;
   rejects: RejectedLine[];
-  alerts: CapturedAlert[];
 }
+
+/** Called with every event a function is invoked with (tests use it to capture and replay). */
+export type InvocationObserver = (functionName: 'splitter' | 'writer' | 'alerter', event: unknown) => void;
 
 export interface FileProgress {
   file: string;
   rowsDone: number;
   /** An estimate from the file's line count. */
   rowsTotal: number;
+}
+
+/** Orders by store, then product (a stable sort keeps one item's alerts in arrival order). */
+function byItem(a: { store: string; product: string }, b: { store: string; product: string }): number {
+  if (a.store !== b.store) return a.store < b.store ? -1 : 1;
+  return a.product < b.product ? -1 : a.product > b.product ? 1 : 0;
 }
 
 const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -166,6 +187,7 @@ export class LocalPipeline {
         timeoutSeconds: settings.splitter.timeoutSeconds,
         handler: (event: SQSEvent, context) => {
           this.noteAnnouncements(event);
+          options.onInvoke?.('splitter', event);
           return splitter(event, context);
         },
       },
@@ -174,7 +196,14 @@ export class LocalPipeline {
     this.rows = new SqsEventSource(
       clients.sqs,
       { url: resources.workQueueUrl, arn: arns.workQueue },
-      { name: 'writer', timeoutSeconds: settings.writer.timeoutSeconds, handler: writer },
+      {
+        name: 'writer',
+        timeoutSeconds: settings.writer.timeoutSeconds,
+        handler: (event, context) => {
+          options.onInvoke?.('writer', event);
+          return writer(event, context);
+        },
+      },
       {
         batchSize: settings.writer.batchSize,
         concurrency: options.writerConcurrency ?? Math.min(settings.writer.maxConcurrency, 4),
@@ -185,7 +214,14 @@ export class LocalPipeline {
       clients.streams,
       clients.sqs,
       resources.streamArn,
-      { name: 'alerter', timeoutSeconds: settings.alerter.timeoutSeconds, handler: alerter },
+      {
+        name: 'alerter',
+        timeoutSeconds: settings.alerter.timeoutSeconds,
+        handler: (event, context) => {
+          options.onInvoke?.('alerter', event);
+          return alerter(event, context);
+        },
+      },
       { batchSize: settings.alerter.batchSize, retryAttempts: settings.alerter.retryAttempts, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
     );
   }
@@ -250,7 +286,9 @@ export class LocalPipeline {
       const { Messages = [] } = await this.clients.sqs.send(
         new ReceiveMessageCommand({ QueueUrl: this.resources.alertCaptureQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
       );
-      if (Messages.length === 0) return alerts;
+      if (Messages.length === 0) {
+        return alerts.sort(byItem);
+      }
       for (const message of Messages) {
         const envelope = JSON.parse(message.Body!) as {
           Message: string;
@@ -280,6 +318,55 @@ export class LocalPipeline {
     return records.map(([line, reason]) => ({ line: Number(line), reason: reason ?? '' }));
   }
 
+  /** Counters, dead letters and alerts of everything the pipeline did while `work` ran. */
+  private async measure(work: (counters: () => Counters) => Promise<void>): Promise<Activity> {
+    const before = new Map(this.metrics.totals);
+    const counters = (): Counters => {
+      const delta = (name: MetricName) => this.metrics.get(name) - (before.get(name) ?? 0);
+      return {
+        rowsRead: delta(MetricName.RowsRead),
+        rowsRejected: delta(MetricName.RowsRejected),
+        rowsApplied: delta(MetricName.RowsApplied),
+        rowsSkipped: delta(MetricName.RowsSkipped),
+      };
+    };
+    const deadLetteredBefore = await this.deadLetterDepth();
+    await work(counters);
+    const alerts = await this.collectAlerts();
+    return { ...counters(), deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, alerts };
+  }
+
+  /** Runs the event sources until the upload queue, the work queue and the stream are all drained. */
+  private async drainAll(uploadsAnnounced: () => boolean): Promise<void> {
+    let splitterDone = false;
+    let writerDone = false;
+    await Promise.all([
+      this.uploads.drain(uploadsAnnounced).finally(() => (splitterDone = true)),
+      this.rows.drain(() => splitterDone).finally(() => (writerDone = true)),
+      this.stream.drain(() => writerDone),
+    ]);
+  }
+
+  /**
+   * Processes whatever is waiting in the pipeline's queues (a replayed upload event, a redriven
+   * message) until everything is drained, and reports what that did.
+   */
+  drain(): Promise<Activity> {
+    return this.measure(() => this.drainAll(() => true));
+  }
+
+  /** Every item in the table, ordered by store then product. */
+  async inventory(): Promise<InventoryItem[]> {
+    const items: InventoryItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.clients.documents.send(new ScanCommand({ TableName: this.resources.table, ExclusiveStartKey: start }));
+      items.push(...((page.Items ?? []) as InventoryItem[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items.sort(byItem);
+  }
+
   /** Uploads one file and waits until the pipeline has completely processed it. */
   async processFile(path: string, onProgress?: (progress: FileProgress) => void): Promise<FileOutcome> {
     const started = Date.now();
@@ -287,72 +374,44 @@ export class LocalPipeline {
     const key = uploadKeyFor(path);
     statSync(path); // a missing file fails here, with the path in the message
     const rowsTotal = Math.max(0, (await countLines(path)) - 1);
-    const before = new CountingMetrics();
-    for (const [name, value] of this.metrics.totals) before.add(name, value);
-    const deadLetteredBefore = await this.deadLetterDepth();
-    const progress = () => {
-      const done = ['RowsApplied', 'RowsSkipped', 'RowsRejected'] as const;
-      const rowsDone = done.reduce((sum, name) => sum + this.metrics.get(MetricName[name]) - before.get(MetricName[name]), 0);
-      onProgress?.({ file, rowsDone: Math.min(rowsDone, rowsTotal), rowsTotal });
-    };
-    const ticker = onProgress ? setInterval(progress, 200) : undefined;
-
-    try {
-      this.announced.delete(key);
-      const upload = await new S3Upload({
-        client: this.clients.s3,
-        params: { Bucket: this.resources.bucket, Key: key, Body: createReadStream(path), ContentType: 'text/csv' },
-        partSize: 64 * 1024 * 1024,
-      }).done();
-      const etag = upload.ETag?.replace(/"/g, '');
-
-      let splitterDone = false;
-      let writerDone = false;
-      const announcedBy = Date.now() + 30_000;
-      await Promise.all([
-        this.uploads
-          .drain(() => {
-            if (this.announced.has(key)) return true;
-            if (Date.now() > announcedBy) throw new Error(`S3 never announced ${key}: is the bucket notification configured?`);
-            return false;
-          })
-          .finally(() => (splitterDone = true)),
-        this.rows.drain(() => splitterDone).finally(() => (writerDone = true)),
-        this.stream.drain(() => writerDone),
-      ]);
-
-      const alerts = await this.collectAlerts();
-      const reportText = await readObject(this.clients.s3, this.resources.bucket, reportKey(key));
-      const report = reportText === undefined ? undefined : (JSON.parse(reportText) as UploadReport);
-      const deadLettered = (await this.deadLetterDepth()) - deadLetteredBefore;
-      const delta = (name: MetricName) => this.metrics.get(name) - before.get(name);
-      const outcome: FileOutcome = {
-        file,
-        path,
-        key,
-        status: 'processed',
-        rowsRead: delta(MetricName.RowsRead),
-        rowsRejected: delta(MetricName.RowsRejected),
-        rowsApplied: delta(MetricName.RowsApplied),
-        rowsSkipped: delta(MetricName.RowsSkipped),
-        deadLettered,
-        seconds: (Date.now() - started) / 1000,
-        rejects: [],
-        alerts,
+    let etag: string | undefined;
+    const activity = await this.measure(async (counters) => {
+      const progress = () => {
+        const { rowsApplied, rowsSkipped, rowsRejected } = counters();
+        onProgress?.({ file, rowsDone: Math.min(rowsApplied + rowsSkipped + rowsRejected, rowsTotal), rowsTotal });
       };
-      if (report === undefined || report.upload.etag !== etag) {
-        outcome.status = 'failed';
-        outcome.reason = 'the splitter did not finish this upload (its event was retried and dead-lettered; see the logs with --log-level)';
-      } else {
-        outcome.status = report.status;
-        if (report.reason !== undefined) outcome.reason = report.reason;
-        outcome.rejects = await this.rejectsOf(report);
+      const ticker = onProgress ? setInterval(progress, 200) : undefined;
+      try {
+        this.announced.delete(key);
+        const upload = await new S3Upload({
+          client: this.clients.s3,
+          params: { Bucket: this.resources.bucket, Key: key, Body: createReadStream(path), ContentType: 'text/csv' },
+          partSize: 64 * 1024 * 1024,
+        }).done();
+        etag = upload.ETag?.replace(/"/g, '');
+        const announcedBy = Date.now() + 30_000;
+        await this.drainAll(() => {
+          if (this.announced.has(key)) return true;
+          if (Date.now() > announcedBy) throw new Error(`S3 never announced ${key}: is the bucket notification configured?`);
+          return false;
+        });
+      } finally {
+        if (ticker) clearInterval(ticker);
+        progress();
       }
-      return outcome;
-    } finally {
-      if (ticker) clearInterval(ticker);
-      progress();
+    });
+
+    const reportText = await readObject(this.clients.s3, this.resources.bucket, reportKey(key));
+    const report = reportText === undefined ? undefined : (JSON.parse(reportText) as UploadReport);
+    const outcome: FileOutcome = { file, path, key, status: 'processed', ...activity, seconds: (Date.now() - started) / 1000, rejects: [] };
+    if (report === undefined || report.upload.etag !== etag) {
+      outcome.status = 'failed';
+      outcome.reason = 'the splitter did not finish this upload (its event was retried and dead-lettered; see the logs with --log-level)';
+    } else {
+      outcome.status = report.status;
+      if (report.reason !== undefined) outcome.reason = report.reason;
+      outcome.rejects = await this.rejectsOf(report);
     }
+    return outcome;
   }
 }
-
