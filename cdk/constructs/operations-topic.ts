@@ -27,7 +27,8 @@ export class OperationsTopic extends Construct {
 
     // A key of our own: CloudWatch alarms can't publish to a topic under the AWS-managed SNS key,
     // whose policy can't grant them. It only ever protects alarm notifications, so it may go with
-    // the stack in every stage.
+    // the stack in every stage. Which alarms may publish is decided by the topic policy below; the
+    // key statement stays unconditioned, as AWS documents it for CloudWatch.
     const key = new Key(this, 'Key', {
       description: 'Encrypts the inventory pipeline operations topic (alarm notifications)',
       enableKeyRotation: true,
@@ -36,16 +37,17 @@ export class OperationsTopic extends Construct {
     });
     key.addToResourcePolicy(
       new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToEncrypt',
         principals: [cloudWatch],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
-        conditions: fromOurAlarms,
       }),
     );
 
     this.topic = new Topic(this, 'Topic', { masterKey: key, enforceSSL: true, signatureVersion: '2' });
     this.topic.addToResourcePolicy(
       new PolicyStatement({
+        sid: 'AllowOurCloudWatchAlarmsToPublish',
         principals: [cloudWatch],
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel as BundlingLogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { settings } from '../../src/shared/settings';
@@ -74,6 +74,7 @@ export class PipelineFunction extends NodejsFunction {
       projectRoot,
       bundling: {
         forceDockerBundling: false,
+        logLevel: BundlingLogLevel.WARNING,
         minify: true,
         sourceMap: true,
         // Stack traces need file and line only; the sources themselves would double the bundle.

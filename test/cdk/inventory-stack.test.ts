@@ -1,0 +1,495 @@
+/**
+ * The synthesized template carries every property the pipeline relies on, with the values of the
+ * shared settings. One dev synthesis (bundled, with an alert email) and one prod synthesis.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { MetricName, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
+import type { PipelinePart } from '../../cdk/constructs/pipeline-function';
+import { synthesizePipeline, type SynthesizedPipeline } from './synth';
+import {
+  dashboardWidgets,
+  identityPolicyStatements,
+  logicalIdAt,
+  resourceOf,
+  resourcesOfType,
+  roleStatements,
+  type PolicyStatementJson,
+} from './template';
+
+const alertEmail = 'ops@example.com';
+const parts: PipelinePart[] = ['splitter', 'writer', 'alerter'];
+const constructOf = (part: PipelinePart) => part.charAt(0).toUpperCase() + part.slice(1);
+const reportBatchItemFailures = ['ReportBatchItemFailures'];
+const tlsOnly = { Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } };
+
+let dev: SynthesizedPipeline;
+let prod: SynthesizedPipeline;
+/** Logical ID of the dev resource at a construct path. */
+let id: (path: string) => string;
+
+beforeAll(() => {
+  dev = synthesizePipeline({ context: { alertEmail }, bundle: true });
+  prod = synthesizePipeline({ context: { stage: 'prod' } });
+  id = (path) => logicalIdAt(dev.stack, path);
+});
+
+afterAll(() => {
+  dev?.dispose();
+  prod?.dispose();
+});
+
+const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+const objectsArn = (bucketLogicalId: string, prefix: string) => ({ 'Fn::Join': ['', [arnOf(bucketLogicalId), `/${prefix}*`]] });
+
+describe('uploads bucket', () => {
+  test('blocks public access, encrypts, logs access to its own bucket, and expires uploads, rejects and reports', () => {
+    const bucket = resourceOf(dev.template, id('Uploads/Bucket')).Properties!;
+    expect(bucket).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: id('Uploads/AccessLogs') } },
+    });
+    const { prefix, rejectsPrefix, reportsPrefix, expireAfterDays } = settings.uploads;
+    expect(bucket.LifecycleConfiguration).toEqual({
+      Rules: expect.arrayContaining(
+        [prefix, rejectsPrefix, reportsPrefix].map((Prefix) => expect.objectContaining({ Prefix, ExpirationInDays: expireAfterDays, Status: 'Enabled' })),
+      ),
+    });
+  });
+
+  test('the access log bucket is private and encrypted too, and keeps logs as long as the functions do', () => {
+    expect(resourceOf(dev.template, id('Uploads/AccessLogs')).Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: settings.observability.logRetentionDays })] },
+    });
+  });
+
+  test('CloudFormation names the buckets (bucket names are global)', () => {
+    for (const bucket of Object.values(resourcesOfType(dev.template, 'AWS::S3::Bucket'))) expect(bucket.Properties!.BucketName).toBeUndefined();
+  });
+
+  test('both buckets refuse requests without TLS', () => {
+    for (const bucket of ['Uploads/Bucket', 'Uploads/AccessLogs']) {
+      dev.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: id(bucket) },
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ ...tlsOnly, Action: 's3:*' })]) },
+      });
+    }
+  });
+
+  test('every .csv and .csv.gz created under uploads/ is announced on the upload-events queue', () => {
+    const [notifications, ...others] = Object.values(resourcesOfType(dev.template, 'Custom::S3BucketNotifications'));
+    expect(others).toHaveLength(0);
+    expect(notifications!.Properties!.BucketName).toEqual({ Ref: id('Uploads/Bucket') });
+    const configurations = (notifications!.Properties!.NotificationConfiguration as { QueueConfigurations: Record<string, any>[] }).QueueConfigurations;
+    expect(
+      configurations.map((configuration) => ({
+        events: configuration.Events,
+        queue: configuration.QueueArn,
+        filter: Object.fromEntries((configuration.Filter.Key.FilterRules as { Name: string; Value: string }[]).map((rule) => [rule.Name, rule.Value])),
+      })),
+    ).toEqual(
+      settings.uploads.suffixes.map((suffix) => ({
+        events: ['s3:ObjectCreated:*'],
+        queue: arnOf(id('UploadEvents/Queue')),
+        filter: { prefix: settings.uploads.prefix, suffix },
+      })),
+    );
+  });
+
+  test('only this bucket may send to the upload-events queue', () => {
+    dev.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: id('UploadEvents/Queue') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 's3.amazonaws.com' },
+            Action: Match.arrayWith(['sqs:SendMessage']),
+            Condition: { ArnLike: { 'aws:SourceArn': arnOf(id('Uploads/Bucket')) } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('queues', () => {
+  const names = resourceNames('dev');
+  const sourceQueues = [
+    { path: 'UploadEvents', name: names.uploadQueue, deadLetterName: names.uploadDeadLetterQueue, consumer: 'splitter' as const },
+    { path: 'Rows', name: names.workQueue, deadLetterName: names.deadLetterQueue, consumer: 'writer' as const },
+  ];
+
+  test.each(sourceQueues)('$name: visibility timeout, message size, retention, encryption and redrive from the settings', ({ path, name, consumer }) => {
+    expect(resourceOf(dev.template, id(`${path}/Queue`)).Properties).toEqual({
+      QueueName: name,
+      VisibilityTimeout: visibilityTimeoutSeconds(settings[consumer].timeoutSeconds),
+      MaximumMessageSize: settings.queues.maximumMessageSizeBytes,
+      MessageRetentionPeriod: settings.queues.retentionSeconds,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: arnOf(id(`${path}/DeadLetters`)), maxReceiveCount: settings.queues.maxReceiveCount },
+      Tags: expect.any(Array),
+    });
+  });
+
+  test.each(sourceQueues)('$name: a message stays invisible for at least six runs of its consumer', ({ path, consumer }) => {
+    const consumerTimeout = resourceOf(dev.template, id(constructOf(consumer))).Properties!.Timeout as number;
+    const visibilityTimeout = resourceOf(dev.template, id(`${path}/Queue`)).Properties!.VisibilityTimeout as number;
+    expect(visibilityTimeout).toBeGreaterThanOrEqual(6 * consumerTimeout);
+  });
+
+  test.each([
+    { path: 'UploadEvents/DeadLetters', name: names.uploadDeadLetterQueue },
+    { path: 'Rows/DeadLetters', name: names.deadLetterQueue },
+    { path: 'AlertDeadLetters', name: names.alertDeadLetterQueue },
+  ])('dead-letter queue $name keeps messages 14 days, encrypted', ({ path, name }) => {
+    expect(settings.queues.deadLetterRetentionSeconds).toBe(Duration.days(14).toSeconds());
+    expect(resourceOf(dev.template, id(path)).Properties).toEqual({
+      QueueName: name,
+      MessageRetentionPeriod: settings.queues.deadLetterRetentionSeconds,
+      SqsManagedSseEnabled: true,
+      Tags: expect.any(Array),
+    });
+  });
+
+  test('every queue refuses requests without TLS', () => {
+    const queues = Object.keys(resourcesOfType(dev.template, 'AWS::SQS::Queue'));
+    expect(queues).toHaveLength(5);
+    for (const queue of queues) {
+      dev.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queue }],
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ ...tlsOnly, Action: 'sqs:*' })]) },
+      });
+    }
+  });
+});
+
+describe('inventory table', () => {
+  test('store/product keys, on-demand, point-in-time recovery, a stream with both images, encrypted', () => {
+    const { partitionKey, sortKey } = settings.table;
+    expect(resourceOf(dev.template, id('Inventory')).Properties).toMatchObject({
+      TableName: resourceNames('dev').table,
+      KeySchema: [
+        { AttributeName: partitionKey, KeyType: 'HASH' },
+        { AttributeName: sortKey, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: partitionKey, AttributeType: 'S' },
+        { AttributeName: sortKey, AttributeType: 'S' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+});
+
+describe('functions', () => {
+  const environmentOf: Record<PipelinePart, () => Record<string, unknown>> = {
+    splitter: () => ({ [settings.env.workQueueUrl]: { Ref: id('Rows/Queue') } }),
+    writer: () => ({ [settings.env.tableName]: { Ref: id('Inventory') }, [settings.env.defaultThreshold]: String(settings.inventory.defaultThreshold) }),
+    alerter: () => ({ [settings.env.topicArn]: { Ref: id('Alerts') }, [settings.env.defaultThreshold]: String(settings.inventory.defaultThreshold) }),
+  };
+
+  test.each(parts)('%s: Node.js 22+ on ARM64, memory and timeout from the settings, traced, with its own log group', (part) => {
+    const fn = resourceOf(dev.template, id(constructOf(part))).Properties!;
+    expect(fn).toMatchObject({
+      Architectures: ['arm64'],
+      MemorySize: settings[part].memoryMb,
+      Timeout: settings[part].timeoutSeconds,
+      Handler: 'index.handler',
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogGroup: { Ref: id(`${constructOf(part)}Logs`) } },
+      Role: arnOf(id(`${constructOf(part)}Role`)),
+    });
+    expect(Number(/^nodejs(\d+)\.x$/.exec(fn.Runtime as string)?.[1])).toBeGreaterThanOrEqual(22);
+    expect(resourceOf(dev.template, id(`${constructOf(part)}Logs`)).Properties).toMatchObject({ RetentionInDays: settings.observability.logRetentionDays });
+  });
+
+  test('the splitter may run up to Lambda’s 15 minutes', () => {
+    expect(settings.splitter.timeoutSeconds).toBeLessThanOrEqual(Duration.minutes(15).toSeconds());
+  });
+
+  test.each(parts)('%s: its environment names its resources and configures Powertools and source maps', (part) => {
+    expect(resourceOf(dev.template, id(constructOf(part))).Properties!.Environment).toEqual({
+      Variables: {
+        ...environmentOf[part](),
+        POWERTOOLS_SERVICE_NAME: settings.observability.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: settings.observability.metricsNamespace,
+        POWERTOOLS_LOG_LEVEL: expect.any(String),
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+  });
+
+  test.each(parts)('%s: bundled locally by esbuild with a source map', (part) => {
+    const metadata = resourceOf(dev.template, id(constructOf(part))).Metadata!;
+    expect(metadata['aws:asset:is-bundled']).toBe(true);
+    const bundle = join(dev.outdir, metadata['aws:asset:path'] as string);
+    expect(readFileSync(join(bundle, 'index.js'), 'utf8')).toMatch(/\/\/# sourceMappingURL=index\.js\.map\s*$/);
+    expect(existsSync(join(bundle, 'index.js.map'))).toBe(true);
+  });
+});
+
+describe('event source mappings', () => {
+  test('splitter: one upload event at a time, partial batch responses', () => {
+    dev.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: id('Splitter') },
+      EventSourceArn: arnOf(id('UploadEvents/Queue')),
+      BatchSize: settings.splitter.batchSize,
+      FunctionResponseTypes: reportBatchItemFailures,
+    });
+  });
+
+  test('writer: batch size, batching window and maximum concurrency from the settings, partial batch responses', () => {
+    dev.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: id('Writer') },
+      EventSourceArn: arnOf(id('Rows/Queue')),
+      BatchSize: settings.writer.batchSize,
+      MaximumBatchingWindowInSeconds: settings.writer.maxBatchingWindowSeconds,
+      ScalingConfig: { MaximumConcurrency: settings.writer.maxConcurrency },
+      FunctionResponseTypes: reportBatchItemFailures,
+    });
+  });
+
+  test('alerter: the table stream from its start, bisecting and retrying failed batches, then dead-lettering them', () => {
+    dev.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: id('Alerter') },
+      EventSourceArn: { 'Fn::GetAtt': [id('Inventory'), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: settings.alerter.batchSize,
+      MaximumBatchingWindowInSeconds: settings.alerter.maxBatchingWindowSeconds,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: settings.alerter.retryAttempts,
+      DestinationConfig: { OnFailure: { Destination: arnOf(id('AlertDeadLetters')) } },
+      FunctionResponseTypes: reportBatchItemFailures,
+    });
+  });
+
+  test('there are exactly these three', () => {
+    dev.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+  });
+});
+
+describe('topics', () => {
+  test('alerts: named from the settings, encrypted with the AWS-managed SNS key, TLS only', () => {
+    expect(resourceOf(dev.template, id('Alerts')).Properties).toMatchObject({
+      TopicName: resourceNames('dev').topic,
+      KmsMasterKeyId: { 'Fn::Join': ['', expect.arrayContaining([':alias/aws/sns'])] },
+    });
+    dev.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: id('Alerts') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ ...tlsOnly, Action: 'sns:Publish' })]) },
+    });
+  });
+
+  test('operations: encrypted with a rotating key CloudWatch alarms may use, TLS only, publishable by our alarms', () => {
+    expect(resourceOf(dev.template, id('Operations/Topic')).Properties).toMatchObject({ KmsMasterKeyId: arnOf(id('Operations/Key')) });
+    expect(resourceOf(dev.template, id('Operations/Key')).Properties).toMatchObject({
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: expect.arrayContaining([
+          expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'] }),
+        ]),
+      },
+    });
+    dev.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: id('Operations/Topic') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ ...tlsOnly, Action: 'sns:Publish' }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('-c alertEmail subscribes the address to both topics', () => {
+    const subscriptions = Object.values(resourcesOfType(dev.template, 'AWS::SNS::Subscription')).map((subscription) => subscription.Properties);
+    expect(subscriptions).toEqual(
+      expect.arrayContaining([
+        { Protocol: 'email', Endpoint: alertEmail, TopicArn: { Ref: id('Alerts') } },
+        { Protocol: 'email', Endpoint: alertEmail, TopicArn: { Ref: id('Operations/Topic') } },
+      ]),
+    );
+    expect(subscriptions).toHaveLength(2);
+  });
+
+  test('without -c alertEmail nobody is subscribed', () => {
+    prod.template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('least privilege', () => {
+  test('no identity policy allows a wildcard action', () => {
+    const actions = identityPolicyStatements(dev.template).flatMap((statement) => statement.Action);
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+  });
+
+  test('the functions run as roles of their own, without AWS-managed policies', () => {
+    for (const part of parts) expect(resourceOf(dev.template, id(`${constructOf(part)}Role`)).Properties!.ManagedPolicyArns).toBeUndefined();
+  });
+
+  const allowed = (part: PipelinePart, service: string) =>
+    roleStatements(dev.template, id(`${constructOf(part)}Role`))
+      .filter((statement) => statement.Effect === 'Allow')
+      .flatMap((statement: PolicyStatementJson) =>
+        statement.Action.filter((action) => action.startsWith(`${service}:`)).flatMap((action) => statement.Resource.map((resource) => ({ action, resource }))),
+      );
+
+  test('splitter: reads uploads/*, writes rejects/* and reports/*, sends to the rows queue — nothing else in S3', () => {
+    const bucket = id('Uploads/Bucket');
+    const { prefix, rejectsPrefix, reportsPrefix } = settings.uploads;
+    expect(allowed('splitter', 's3')).toEqual(
+      expect.arrayContaining([
+        { action: 's3:GetObject', resource: objectsArn(bucket, prefix) },
+        ...[rejectsPrefix, reportsPrefix].flatMap((results) =>
+          ['s3:PutObject', 's3:AbortMultipartUpload'].map((action) => ({ action, resource: objectsArn(bucket, results) })),
+        ),
+      ]),
+    );
+    expect(allowed('splitter', 's3')).toHaveLength(5);
+    expect(allowed('splitter', 'sqs')).toEqual(expect.arrayContaining([{ action: 'sqs:SendMessage', resource: arnOf(id('Rows/Queue')) }]));
+    expect(allowed('splitter', 'dynamodb')).toEqual([]);
+    expect(allowed('splitter', 'sns')).toEqual([]);
+  });
+
+  test('writer: UpdateItem on the table, nothing else in DynamoDB', () => {
+    expect(allowed('writer', 'dynamodb')).toEqual([{ action: 'dynamodb:UpdateItem', resource: arnOf(id('Inventory')) }]);
+    expect(allowed('writer', 's3')).toEqual([]);
+    expect(allowed('writer', 'sns')).toEqual([]);
+  });
+
+  test('alerter: publishes to the alerts topic and reads the stream, nothing else', () => {
+    expect(allowed('alerter', 'sns')).toEqual([{ action: 'sns:Publish', resource: { Ref: id('Alerts') } }]);
+    const stream = { 'Fn::GetAtt': [id('Inventory'), 'StreamArn'] };
+    expect(allowed('alerter', 'dynamodb')).toEqual(
+      expect.arrayContaining(['dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:DescribeStream'].map((action) => ({ action, resource: stream }))),
+    );
+    expect(allowed('alerter', 'dynamodb').filter(({ resource }) => JSON.stringify(resource) === JSON.stringify(arnOf(id('Inventory'))))).toEqual([]);
+    expect(allowed('alerter', 's3')).toEqual([]);
+  });
+});
+
+describe('monitoring', () => {
+  const metricsOf = () => dashboardWidgets(dev.template).flatMap((widget) => widget.properties.metrics ?? []);
+  const graphs = (namespace: string, metricName: string, dimension: string, value: string) =>
+    metricsOf().some((metric) => metric[0] === namespace && metric[1] === metricName && metric[2] === dimension && metric[3] === value);
+
+  test.each(Object.values(MetricName))('the dashboard graphs %s in the pipeline namespace, by service', (metricName) => {
+    expect(graphs(settings.observability.metricsNamespace, metricName, 'service', settings.observability.serviceName)).toBe(true);
+  });
+
+  test('the dashboard graphs queue depth and age of both source queues and the depth of every dead-letter queue', () => {
+    for (const queue of ['UploadEvents/Queue', 'Rows/Queue']) {
+      expect(graphs('AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', `GetAtt:${id(queue)}.QueueName`)).toBe(true);
+      expect(graphs('AWS/SQS', 'ApproximateAgeOfOldestMessage', 'QueueName', `GetAtt:${id(queue)}.QueueName`)).toBe(true);
+    }
+    for (const queue of ['UploadEvents/DeadLetters', 'Rows/DeadLetters', 'AlertDeadLetters']) {
+      expect(graphs('AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', `GetAtt:${id(queue)}.QueueName`)).toBe(true);
+    }
+  });
+
+  test('the dashboard graphs errors, throttles and duration of every function, table throttles and alerts published', () => {
+    for (const part of parts) {
+      for (const metricName of ['Errors', 'Throttles', 'Duration']) {
+        expect(graphs('AWS/Lambda', metricName, 'FunctionName', `Ref:${id(constructOf(part))}`)).toBe(true);
+      }
+    }
+    expect(JSON.stringify(metricsOf())).toContain('ThrottledRequests');
+    expect(graphs('AWS/SNS', 'NumberOfMessagesPublished', 'TopicName', `GetAtt:${id('Alerts')}.TopicName`)).toBe(true);
+  });
+
+  const alarmsOn = (metricName: string, dimension: { Name: string; Value: unknown }) =>
+    Object.values(resourcesOfType(dev.template, 'AWS::CloudWatch::Alarm'))
+      .map((alarm) => alarm.Properties!)
+      .filter((alarm) => alarm.MetricName === metricName && JSON.stringify(alarm.Dimensions) === JSON.stringify([dimension]));
+
+  test.each(['UploadEvents/DeadLetters', 'Rows/DeadLetters', 'AlertDeadLetters'])('an alarm pages operations when %s holds a message', (queue) => {
+    expect(alarmsOn('ApproximateNumberOfMessagesVisible', { Name: 'QueueName', Value: { 'Fn::GetAtt': [id(queue), 'QueueName'] } })).toEqual([
+      expect.objectContaining({ Namespace: 'AWS/SQS', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' }),
+    ]);
+  });
+
+  test.each([
+    { queue: 'UploadEvents/Queue', consumer: 'splitter' as const },
+    { queue: 'Rows/Queue', consumer: 'writer' as const },
+  ])('an alarm pages operations when the oldest message on $queue outlives a visibility timeout', ({ queue, consumer }) => {
+    expect(alarmsOn('ApproximateAgeOfOldestMessage', { Name: 'QueueName', Value: { 'Fn::GetAtt': [id(queue), 'QueueName'] } })).toEqual([
+      expect.objectContaining({ Threshold: visibilityTimeoutSeconds(settings[consumer].timeoutSeconds), ComparisonOperator: 'GreaterThanThreshold' }),
+    ]);
+  });
+
+  test.each(parts)('an alarm pages operations when the %s fails', (part) => {
+    expect(alarmsOn('Errors', { Name: 'FunctionName', Value: { Ref: id(constructOf(part)) } })).toEqual([
+      expect.objectContaining({ Namespace: 'AWS/Lambda', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' }),
+    ]);
+  });
+
+  test('every alarm notifies the operations topic, and no alarm the alerts topic', () => {
+    const alarms = Object.values(resourcesOfType(dev.template, 'AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(3 + 2 + parts.length);
+    for (const alarm of alarms) {
+      expect(alarm.Properties!.AlarmActions).toEqual([{ Ref: id('Operations/Topic') }]);
+    }
+  });
+
+  test('the stack outputs what an operator needs', () => {
+    const outputs = dev.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs).toMatchObject({
+      UploadsBucketName: { Value: { Ref: id('Uploads/Bucket') } },
+      InventoryTableName: { Value: { Ref: id('Inventory') } },
+      AlertsTopicArn: { Value: { Ref: id('Alerts') } },
+      OperationsTopicArn: { Value: { Ref: id('Operations/Topic') } },
+      UploadEventsQueueUrl: { Value: { Ref: id('UploadEvents/Queue') } },
+      RowsQueueUrl: { Value: { Ref: id('Rows/Queue') } },
+      UploadEventsDeadLetterQueueUrl: { Value: { Ref: id('UploadEvents/DeadLetters') } },
+      RowsDeadLetterQueueUrl: { Value: { Ref: id('Rows/DeadLetters') } },
+      AlertsDeadLetterQueueUrl: { Value: { Ref: id('AlertDeadLetters') } },
+    });
+    expect(JSON.stringify(outputs.DashboardUrl!.Value)).toContain(id('Monitoring/Dashboard'));
+  });
+});
+
+describe('clean-up by stage', () => {
+  test('dev: `cdk destroy` empties and deletes the buckets, deletes the table and the log groups', () => {
+    for (const bucket of ['Uploads/Bucket', 'Uploads/AccessLogs']) expect(resourceOf(dev.template, id(bucket)).DeletionPolicy).toBe('Delete');
+    dev.template.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    const table = resourceOf(dev.template, id('Inventory'));
+    expect(table.DeletionPolicy).toBe('Delete');
+    expect(table.Properties!.DeletionProtectionEnabled).toBeFalsy();
+    for (const logGroup of Object.values(resourcesOfType(dev.template, 'AWS::Logs::LogGroup'))) expect(logGroup.DeletionPolicy).toBe('Delete');
+  });
+
+  test('prod: the buckets and the table are retained, and the table refuses deletion', () => {
+    const prodId = (path: string) => logicalIdAt(prod.stack, path);
+    for (const bucket of ['Uploads/Bucket', 'Uploads/AccessLogs']) expect(resourceOf(prod.template, prodId(bucket)).DeletionPolicy).toBe('Retain');
+    prod.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    const table = resourceOf(prod.template, prodId('Inventory'));
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.Properties!.DeletionProtectionEnabled).toBe(true);
+    for (const logGroup of Object.values(resourcesOfType(prod.template, 'AWS::Logs::LogGroup'))) expect(logGroup.DeletionPolicy).toBe('Retain');
+  });
+
+  test('prod resources carry the prod names', () => {
+    const names = resourceNames('prod');
+    prod.template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: names.table });
+    prod.template.hasResourceProperties('AWS::SNS::Topic', { TopicName: names.topic });
+    const queueNames = Object.values(resourcesOfType(prod.template, 'AWS::SQS::Queue')).map((queue) => queue.Properties!.QueueName);
+    expect(queueNames.sort()).toEqual(
+      [names.uploadQueue, names.uploadDeadLetterQueue, names.workQueue, names.deadLetterQueue, names.alertDeadLetterQueue].sort(),
+    );
+  });
+});
