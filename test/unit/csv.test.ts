@@ -1,0 +1,174 @@
+/**
+ * The CSV contract, record by record: which headers are accepted and which rows are applied or
+ * rejected with which reason. The splitter's stream handling is tested in split.test.ts.
+ */
+import { isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader } from '../../src/shared/csv';
+import { settings } from '../../src/shared/settings';
+
+const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
+
+describe('parseHeader', () => {
+  test.each<[string, string[], Omit<CsvHeader, 'columns'>]>([
+    ['the contract columns in contract order', ['store', 'product', 'count'], { store: 0, product: 1, count: 2, threshold: -1 }],
+    ['with the optional threshold', ['store', 'product', 'count', 'threshold'], { store: 0, product: 1, count: 2, threshold: 3 }],
+    ['any order', ['count', 'threshold', 'product', 'store'], { store: 3, product: 2, count: 0, threshold: 1 }],
+    ['any case, names padded with spaces', ['  STORE', 'Product ', ' CoUnT ', 'Threshold'], { store: 0, product: 1, count: 2, threshold: 3 }],
+    ['other columns ignored', ['note', 'store', 'sku', 'product', 'count', ''], { store: 1, product: 3, count: 4, threshold: -1 }],
+  ])('accepts %s', (_name, record, positions) => {
+    expect(parseHeader(record)).toEqual({ columns: record.length, ...positions });
+  });
+
+  test.each<[string, string[], RegExp]>([
+    ['count missing', ['store', 'product'], /lacks the required column 'count';/],
+    ['product and count missing', ['store', 'name', 'qty'], /lacks the required columns 'product', 'count';.*found: 'store', 'name', 'qty'/],
+    ['an empty first record', [''], /lacks the required columns 'store', 'product', 'count'/],
+    ['a near miss of a name', ['store', 'products', 'count'], /lacks the required column 'product'/],
+    ['a column named twice', ['store', 'product', 'count', 'Store '], /the header names column 'store' more than once/],
+    ['threshold named twice', ['threshold', 'store', 'product', 'count', 'THRESHOLD'], /column 'threshold' more than once/],
+  ])('rejects the whole file when %s, with one readable reason', (_name, record, reason) => {
+    let error: unknown;
+    try {
+      parseHeader(record);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(UploadRejectedError);
+    expect((error as Error).message).toMatch(reason);
+    // One sentence, one line: it goes into the upload's report as is.
+    expect((error as Error).message).not.toMatch(/\n/);
+  });
+
+  test('names the line the header is on', () => {
+    expect(() => parseHeader(['store', 'count'], 4)).toThrow(/the header \(line 4\) lacks the required column 'product'/);
+  });
+});
+
+describe('isBlankRecord', () => {
+  test.each<[string[], boolean]>([
+    [[''], true],
+    [['   '], true],
+    [[' \t '], true],
+    [['', ''], false],
+    [['x'], false],
+    [[',' /* a lone quoted comma */], false],
+  ])('%j → %s', (record, blank) => {
+    expect(isBlankRecord(record)).toBe(blank);
+  });
+});
+
+describe('validateRow', () => {
+  const header = parseHeader(['store', 'product', 'count', 'threshold']);
+  const line = 17;
+
+  test.each<[string, string[], { store: string; product: string; count: number; threshold: number | null }]>([
+    ['a plain row', ['S1', 'Widget', '7', ''], { store: 'S1', product: 'Widget', count: 7, threshold: null }],
+    ['every field trimmed', [' S1 ', '\tWidget  ', ' 7 ', ' 3 '], { store: 'S1', product: 'Widget', count: 7, threshold: 3 }],
+    ['a zero count and threshold', ['S1', 'Widget', '0', '0'], { store: 'S1', product: 'Widget', count: 0, threshold: 0 }],
+    ['leading zeros', ['S1', 'Widget', '007', '010'], { store: 'S1', product: 'Widget', count: 7, threshold: 10 }],
+    ['a whitespace-only threshold (not set)', ['S1', 'Widget', '7', '   '], { store: 'S1', product: 'Widget', count: 7, threshold: null }],
+    ['the largest exact count', ['S1', 'Widget', String(Number.MAX_SAFE_INTEGER), ''], { store: 'S1', product: 'Widget', count: Number.MAX_SAFE_INTEGER, threshold: null }],
+    ['a product with a comma, quotes and a newline', ['S1', 'Bolt, "M8"\r\n50 mm', '4', ''], { store: 'S1', product: 'Bolt, "M8"\r\n50 mm', count: 4, threshold: null }],
+    ['inner whitespace kept', ['Store 12', 'Blue  Widget', '1', ''], { store: 'Store 12', product: 'Blue  Widget', count: 1, threshold: null }],
+    ['multibyte names', ['東京', 'Crème brûlée 🙂', '2', '5'], { store: '東京', product: 'Crème brûlée 🙂', count: 2, threshold: 5 }],
+  ])('accepts %s', (_name, record, expected) => {
+    expect(validateRow(record, header, line)).toEqual({ ...expected, line });
+  });
+
+  test.each<[string, string[], string | RegExp]>([
+    ['too few fields', ['S1', 'Widget', '7'], 'has 3 fields, the header has 4'],
+    ['too many fields', ['S1', 'Widget', '7', '', 'extra'], 'has 5 fields, the header has 4'],
+    ['a single field', ['S1'], 'has 1 field, the header has 4'],
+    ['an empty store', ['', 'Widget', '7', ''], 'store is empty'],
+    ['a whitespace-only store', ['  ', 'Widget', '7', ''], 'store is empty'],
+    ['an empty product', ['S1', '', '7', ''], 'product is empty'],
+    ['a whitespace-only product', ['S1', ' \r\n ', '7', ''], 'product is empty'],
+    ['a negative count', ['S1', 'Widget', '-1', ''], "count '-1' is not a whole number ≥ 0"],
+    ['a decimal count', ['S1', 'Widget', '4.5', ''], "count '4.5' is not a whole number ≥ 0"],
+    ['a word for a count', ['S1', 'Widget', 'abc', ''], "count 'abc' is not a whole number ≥ 0"],
+    ['an empty count', ['S1', 'Widget', '', ''], 'count is empty'],
+    ['a whitespace-only count', ['S1', 'Widget', '   ', ''], 'count is empty'],
+    ['a count in exponent form', ['S1', 'Widget', '1e3', ''], /^count '1e3' is not a whole number/],
+    ['a count with a sign', ['S1', 'Widget', '+5', ''], /^count '\+5' is not a whole number/],
+    ['a count with full-width digits', ['S1', 'Widget', '７', ''], /^count '７' is not a whole number/],
+    ['a count with inner space', ['S1', 'Widget', '1 000', ''], /^count '1 000' is not a whole number/],
+    ['a count too large to be exact', ['S1', 'Widget', '9007199254740993', ''], "count '9007199254740993' is too large"],
+    ['a negative threshold', ['S1', 'Widget', '7', '-2'], "threshold '-2' is not a whole number ≥ 0"],
+    ['a decimal threshold', ['S1', 'Widget', '7', '2.5'], "threshold '2.5' is not a whole number ≥ 0"],
+    ['a word for a threshold', ['S1', 'Widget', '7', 'ten'], "threshold 'ten' is not a whole number ≥ 0"],
+    ['a noncharacter in the product', ['S1', 'Wid\uFFFEget', '7', ''], /U\+FFFE\/U\+FFFF/],
+  ])('rejects %s', (_name, record, reason) => {
+    const result = validateRow(record, header, line);
+    expect(typeof result).toBe('string');
+    if (typeof reason === 'string') expect(result).toBe(reason);
+    else expect(result).toMatch(reason);
+  });
+
+  test('a long bad value is shortened in the reason', () => {
+    const result = validateRow(['S1', 'Widget', 'x'.repeat(500), ''], header, line) as string;
+    expect(result.length).toBeLessThan(100);
+    expect(result).toMatch(/^count 'x+…' is not a whole number/);
+  });
+
+  describe('DynamoDB key limits in UTF-8 bytes, not characters', () => {
+    const maxStore = settings.csv.maxStoreBytes;
+    const maxProduct = settings.csv.maxProductBytes;
+    // [name, value]: values built to land exactly on or one byte past the limit.
+    const storeCases: [string, string][] = [
+      ['ASCII', 'a'.repeat(maxStore)],
+      ['2-byte é', 'é'.repeat(maxStore / 2)],
+      ['3-byte €', '€'.repeat(Math.floor(maxStore / 3)) + 'a'.repeat(maxStore % 3)],
+      ['4-byte 🙂 (surrogate pairs)', '🙂'.repeat(maxStore / 4)],
+    ];
+    const productCases: [string, string][] = [
+      ['ASCII', 'a'.repeat(maxProduct)],
+      ['2-byte é', 'é'.repeat(maxProduct / 2)],
+      ['3-byte 日', '日'.repeat(Math.floor(maxProduct / 3)) + 'a'.repeat(maxProduct % 3)],
+      ['4-byte 🙂 (surrogate pairs)', '🙂'.repeat(maxProduct / 4)],
+    ];
+
+    test.each(storeCases)('a store of exactly the limit in %s is accepted, one byte more is not', (_name, atLimit) => {
+      expect(utf8(atLimit)).toBe(maxStore);
+      expect(validateRow([atLimit, 'Widget', '1', ''], header, line)).toMatchObject({ store: atLimit });
+      const over = `${atLimit}a`;
+      expect(validateRow([over, 'Widget', '1', ''], header, line)).toBe(
+        `store is longer than ${maxStore} bytes (the DynamoDB partition key limit)`,
+      );
+    });
+
+    test.each(productCases)('a product of exactly the limit in %s is accepted, one byte more is not', (_name, atLimit) => {
+      expect(utf8(atLimit)).toBe(maxProduct);
+      expect(validateRow(['S1', atLimit, '1', ''], header, line)).toMatchObject({ product: atLimit });
+      const over = `${atLimit}a`;
+      expect(validateRow(['S1', over, '1', ''], header, line)).toBe(
+        `product is longer than ${maxProduct} bytes (the DynamoDB sort key limit)`,
+      );
+    });
+
+    test('one multibyte character replacing an ASCII one tips a product over the limit', () => {
+      const product = `${'a'.repeat(maxProduct - 1)}é`;
+      expect(utf8(product)).toBe(maxProduct + 1);
+      expect(validateRow(['S1', product, '1', ''], header, line)).toMatch(/^product is longer than/);
+    });
+
+    test('the limit applies after trimming', () => {
+      const product = 'a'.repeat(maxProduct);
+      expect(validateRow(['S1', `  ${product}  `, '1', ''], header, line)).toMatchObject({ product });
+    });
+  });
+
+  test('columns are found where the header put them, other columns ignored', () => {
+    const reordered = parseHeader(['Note', 'COUNT', ' product', 'store ']);
+    expect(validateRow(['anything, "at all"', ' 5', 'Widget', 'S9'], reordered, 3)).toEqual({
+      store: 'S9',
+      product: 'Widget',
+      count: 5,
+      threshold: null,
+      line: 3,
+    });
+  });
+
+  test('without a threshold column the row sets no threshold', () => {
+    const noThreshold = parseHeader(['store', 'product', 'count']);
+    expect(validateRow(['S1', 'Widget', '3'], noThreshold, 2)).toEqual({ store: 'S1', product: 'Widget', count: 3, threshold: null, line: 2 });
+  });
+});
