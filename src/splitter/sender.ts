@@ -38,6 +38,8 @@ const maxDelayMs = 5000;
 export class BatchSender {
   private pending: PackedMessage[] = [];
   private pendingBytes = 0;
+  /** Full requests waiting for a slot: one chunk of input can fill several at once. */
+  private queued: PackedMessage[][] = [];
   private inFlight = 0;
   private failure: Error | undefined;
   private waiters: (() => void)[] = [];
@@ -64,7 +66,7 @@ export class BatchSender {
   /** Undefined when another request may start now; otherwise a promise that resolves when one may. */
   ready(): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.inFlight < this.limits.maxSendsInFlight) return undefined;
+    if (this.inFlight < this.limits.maxSendsInFlight && this.queued.length === 0) return undefined;
     return new Promise<void>((resolve) => this.waiters.push(resolve)).then(() => {
       if (this.failure) throw this.failure;
     });
@@ -79,21 +81,30 @@ export class BatchSender {
 
   private dispatch(): void {
     if (this.pending.length === 0) return;
-    const messages = this.pending;
+    this.queued.push(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
-    this.inFlight += 1;
-    const request = this.sendWithRetries(messages)
-      .catch((error: unknown) => {
-        this.failure ??= error instanceof Error ? error : new Error(String(error));
-      })
-      .finally(() => {
-        this.inFlight -= 1;
-        this.requests.delete(request);
-        this.waiters.shift()?.();
-        if (this.failure) for (const wake of this.waiters.splice(0)) wake();
-      });
-    this.requests.add(request);
+    this.startQueued();
+  }
+
+  /** Starts queued requests while fewer than maxSendsInFlight are pending, never more. */
+  private startQueued(): void {
+    while (this.inFlight < this.limits.maxSendsInFlight && this.queued.length > 0 && !this.failure) {
+      const messages = this.queued.shift()!;
+      this.inFlight += 1;
+      const request = this.sendWithRetries(messages)
+        .catch((error: unknown) => {
+          this.failure ??= error instanceof Error ? error : new Error(String(error));
+        })
+        .finally(() => {
+          this.inFlight -= 1;
+          this.requests.delete(request);
+          this.startQueued();
+          if (this.failure) for (const wake of this.waiters.splice(0)) wake();
+          else if (this.ready() === undefined) this.waiters.shift()?.();
+        });
+      this.requests.add(request);
+    }
   }
 
   private async sendWithRetries(messages: PackedMessage[]): Promise<void> {

@@ -136,8 +136,9 @@ export function generateUpload(prng: Prng, shape: UploadShape): GeneratedUpload 
       if (kind === 'too many fields') record = [...record, 'extra'];
     }
     write(record.map((field) => csvField(field, prng)).join(','));
-    // The last record may end the file without a line break.
+    // The last record may end the file without a line break (and then without blank lines after it).
     if (index < shape.rows - 1 || prng.chance(0.5)) write(eol());
+    else return { text, valid, rejected };
   }
   blankLines();
   return { text, valid, rejected };
