@@ -76,8 +76,14 @@ export class UploadsBucket extends Construct {
     });
   }
 
-  /** The splitter reads the upload its S3 event names — any key under uploads/, nothing else. */
+  /**
+   * The splitter reads the upload its S3 event names — any key under uploads/, nothing else. It
+   * also needs s3:ListBucket (on the bucket, not its keys): without it S3 answers a GetObject for a
+   * key deleted since its event with 403 instead of 404, and the splitter would retry a vanished
+   * upload into the dead-letter queue instead of skipping it.
+   */
   grantReadUploads(grantee: IGrantable): Grant {
+    Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
     return this.grantOnPrefixes(grantee, ['s3:GetObject'], [uploadsPrefix], 'reads the upload its S3 event names, which can be any key under uploads/');
   }
 
