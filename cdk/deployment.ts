@@ -9,10 +9,10 @@ import { settings } from '../src/shared/settings';
 
 const devStage = settings.stage.default;
 const prodStage = 'prod';
-export const stages = [devStage, prodStage] as const;
+const stages = [devStage, prodStage] as const;
 export type Stage = (typeof stages)[number];
 
-export const contextKeys = { stage: 'stage', alertEmail: 'alertEmail' } as const;
+const contextKeys = { stage: 'stage', alertEmail: 'alertEmail' } as const;
 
 export interface Deployment {
   stage: Stage;
@@ -42,5 +42,5 @@ export function readDeployment(node: Node): Deployment {
   if (alertEmail !== undefined && (typeof alertEmail !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alertEmail))) {
     throw new DeploymentContextError(`-c ${contextKeys.alertEmail}=${String(alertEmail)} is not an email address`);
   }
-  return { stage, keepsData: stage === prodStage, ...(alertEmail === undefined ? {} : { alertEmail }) };
+  return { stage, keepsData: stage === prodStage, alertEmail };
 }

@@ -48,7 +48,7 @@ export class InventoryStack extends Stack {
 
     const uploads = new UploadsBucket(this, 'Uploads', { uploadEvents: uploadEvents.queue, removalPolicy });
     const table = new InventoryTable(this, 'Inventory', { tableName: names.table, keep: keepsData });
-    const alerts = new AlertsTopic(this, 'Alerts', { topicName: names.topic, ...(alertEmail ? { alertEmail } : {}) });
+    const alerts = new AlertsTopic(this, 'Alerts', { topicName: names.topic, alertEmail });
 
     const splitter = new PipelineFunction(this, 'Splitter', {
       part: 'splitter',
@@ -109,7 +109,7 @@ export class InventoryStack extends Stack {
         'dynamodb:ListStreams (granted by the stream event source so Lambda can find the stream) and the X-Ray tracing actions support no resource-level permissions.',
     });
 
-    const operations = new OperationsTopic(this, 'Operations', { ...(alertEmail ? { alertEmail } : {}) });
+    const operations = new OperationsTopic(this, 'Operations', { alertEmail });
     const monitoring = new PipelineMonitoring(this, 'Monitoring', {
       functions: [
         { label: 'splitter', function: splitter },
