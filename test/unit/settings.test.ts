@@ -1,9 +1,29 @@
+/** The shared settings stay within the AWS limits the code relies on. */
 import { resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 
+const KiB = 1024;
+
+test('a packed message fits a SendMessageBatch request and the queue', () => {
+  const { packing, queues } = settings;
+  expect(packing.maxBatchEntries).toBeLessThanOrEqual(10);
+  expect(packing.maxBatchBytes).toBeLessThanOrEqual(256 * KiB);
+  expect(packing.maxMessageBytes).toBeLessThanOrEqual(packing.maxBatchBytes);
+  expect(packing.maxMessageBytes).toBeLessThanOrEqual(queues.maximumMessageSizeBytes);
+});
+
+test('PublishBatch takes at most 10 entries', () => {
+  expect(settings.alerter.publishBatchSize).toBeLessThanOrEqual(10);
+});
+
+test('the CSV key limits are DynamoDB’s (partition key 2048 bytes, sort key 1024 bytes)', () => {
+  expect(settings.csv.maxStoreBytes).toBe(2048);
+  expect(settings.csv.maxProductBytes).toBe(1024);
+});
+
 test('queue visibility timeouts follow the six-times-the-consumer rule', () => {
-  expect(visibilityTimeoutSeconds(settings.writer.timeoutSeconds)).toBe(360);
+  expect(visibilityTimeoutSeconds(settings.writer.timeoutSeconds)).toBe(settings.writer.timeoutSeconds * 6);
 });
 
 test('resource names carry the stage', () => {
-  expect(resourceNames('dev').table).toBe('inventory-pipeline-dev-inventory');
+  for (const name of Object.values(resourceNames('qa7'))) expect(name).toContain('-qa7-');
 });
