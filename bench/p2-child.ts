@@ -14,6 +14,10 @@ export interface P2ChildResult {
   /** Peak RSS of the process before the split started (Node, tsx, the modules). */
   startMaxRssMB: number;
   maxRssMB: number;
+  /** Largest V8 heap (total reserved, and in use) and off-heap buffers seen while splitting, sampled every 100 ms. */
+  peakHeapTotalMB: number;
+  peakHeapUsedMB: number;
+  peakArrayBuffersMB: number;
   messages: number;
 }
 
@@ -25,6 +29,14 @@ async function main(): Promise<void> {
   const startMaxRssMB = megabytes(process.resourceUsage().maxRSS);
   let badRows = 0;
   const sinks = countingSinks();
+  const peak = { heapTotal: 0, heapUsed: 0, arrayBuffers: 0 };
+  const sample = () => {
+    const usage = process.memoryUsage();
+    peak.heapTotal = Math.max(peak.heapTotal, usage.heapTotal);
+    peak.heapUsed = Math.max(peak.heapUsed, usage.heapUsed);
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, usage.arrayBuffers);
+  };
+  const sampler = setInterval(sample, 100);
   const started = performance.now();
   const result = await splitUpload({
     upload: benchUpload,
@@ -35,6 +47,8 @@ async function main(): Promise<void> {
     rejects: sinks.rejects,
   });
   const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  sample();
   if (result.rowsRead !== rows || result.rowsRejected !== badRows || sinks.counts.rejected !== badRows) {
     throw new Error(`splitUpload miscounted: ${JSON.stringify({ result, badRows })}`);
   }
@@ -44,6 +58,9 @@ async function main(): Promise<void> {
     rowsPerSec: Math.round(rows / seconds),
     startMaxRssMB,
     maxRssMB: megabytes(process.resourceUsage().maxRSS),
+    peakHeapTotalMB: megabytes(peak.heapTotal / 1024),
+    peakHeapUsedMB: megabytes(peak.heapUsed / 1024),
+    peakArrayBuffersMB: megabytes(peak.arrayBuffers / 1024),
     messages: result.messages,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -32,7 +32,9 @@ export async function runP2(options: { sizes?: [number, number]; log?: (line: st
   for (const rows of [small, large]) {
     log(`P2: ${rows} rows in a fresh process`);
     const result = await child(rows);
-    log(`P2: ${rows} rows: peak RSS ${result.maxRssMB} MB (${result.startMaxRssMB} MB before the split), ${result.seconds} s`);
+    log(
+      `P2: ${rows} rows: peak RSS ${result.maxRssMB} MB (${result.startMaxRssMB} MB before the split; V8 heap peak ${result.peakHeapTotalMB} MB reserved, ${result.peakHeapUsedMB} MB used), ${result.seconds} s`,
+    );
     runs.push(result);
   }
   const rss1mMB = runs[0]!.maxRssMB;

@@ -23,11 +23,32 @@ interface Results {
 const resultsFile = join(__dirname, 'results.json');
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function selected(argv: string[]): Section[] {
-  if (argv.length === 0) return [...sections];
-  const unknown = argv.filter((arg) => !(sections as readonly string[]).includes(arg.toLowerCase()));
-  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}: choose from ${sections.join(', ')}`);
-  return sections.filter((section) => argv.some((arg) => arg.toLowerCase() === section));
+interface Choice {
+  ran: Section[];
+  /** P3's file size; moto's UpdateItem is slow (tens of ms of CPU each), so this sets P3's run time. */
+  p3Rows: number;
+}
+
+const usage = `usage: npm run bench [-- [p1] [p2] [p3] [--p3-rows N]]`;
+
+function choose(argv: string[]): Choice {
+  const names: string[] = [];
+  let p3Rows = 20_000;
+  for (let at = 0; at < argv.length; at += 1) {
+    const arg = argv[at]!;
+    const rowsOption = /^--p3-rows(?:=(.*))?$/.exec(arg);
+    if (rowsOption) {
+      const value = rowsOption[1] ?? argv[(at += 1)];
+      p3Rows = Number(value);
+      if (!Number.isSafeInteger(p3Rows) || p3Rows < 100) throw new Error(`--p3-rows takes a whole number of at least 100, got '${value ?? ''}'\n${usage}`);
+    } else if ((sections as readonly string[]).includes(arg.toLowerCase())) {
+      names.push(arg.toLowerCase());
+    } else {
+      throw new Error(`unknown benchmark '${arg}': choose from ${sections.join(', ')}\n${usage}`);
+    }
+  }
+  const ran = names.length === 0 ? [...sections] : sections.filter((section) => names.includes(section));
+  return { ran, p3Rows };
 }
 
 const rate = (value: number) => `${Math.round(value).toLocaleString('en-US')} rows/s`;
@@ -70,7 +91,7 @@ function table(results: Results, ran: Section[]): string {
 }
 
 async function main(): Promise<void> {
-  const ran = selected(process.argv.slice(2));
+  const { ran, p3Rows } = choose(process.argv.slice(2));
   const previous: Results = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Results) : {};
   const results: Results = { ...previous };
   const started = performance.now();
@@ -81,7 +102,7 @@ async function main(): Promise<void> {
   };
   if (ran.includes('p1')) results.p1 = await measure(() => runP1({ log }));
   if (ran.includes('p2')) results.p2 = await measure(() => runP2({ log }));
-  if (ran.includes('p3')) results.p3 = await measure(() => runP3({ log }));
+  if (ran.includes('p3')) results.p3 = await measure(() => runP3({ rows: p3Rows, log }));
   results.context = {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
