@@ -21,6 +21,8 @@ export interface RunSummary {
   rowsApplied: number;
   rowsSkipped: number;
   alerts: number;
+  /** Repeated deliveries of an alert (same alertId), not counted in `alerts`. */
+  duplicateAlerts: number;
   deadLettered: number;
   seconds: number;
   rowsPerSecond: number;
@@ -47,6 +49,7 @@ export function summarize(outcomes: readonly FileOutcome[], seconds: number): Ru
     rowsApplied: total((o) => o.rowsApplied),
     rowsSkipped: total((o) => o.rowsSkipped),
     alerts: total((o) => o.alerts.length),
+    duplicateAlerts: total((o) => o.duplicateAlerts),
     deadLettered: total((o) => o.deadLettered),
     seconds: Math.round(seconds * 1000) / 1000,
     rowsPerSecond: seconds > 0 ? Math.round(rowsRead / seconds) : 0,
@@ -140,7 +143,8 @@ export function renderHuman(document: LocalRunDocument, items: readonly Inventor
     table([header, ...rows]),
     '',
     `Summary: ${summary.files} file(s), ${summary.rowsRead} rows read, ${summary.rowsRejected} rejected, ` +
-      `${summary.rowsApplied} applied, ${summary.rowsSkipped} skipped (stale or duplicate), ${summary.alerts} alert(s), ` +
+      `${summary.rowsApplied} applied, ${summary.rowsSkipped} skipped (stale or duplicate), ${summary.alerts} alert(s)` +
+      `${summary.duplicateAlerts > 0 ? ` (+${summary.duplicateAlerts} repeated deliveries)` : ''}, ` +
       `${summary.deadLettered} dead-lettered, ${summary.seconds.toFixed(2)} s, ${summary.rowsPerSecond} rows/s`,
   ];
   if (document.failedFiles.length > 0) {

@@ -16,6 +16,11 @@ export interface AwsOptions {
   endpoint?: string;
   region?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * How long a request may wait for its response headers before it is abandoned and retried.
+   * Without one, a connection that never answers would hold an invocation until its timeout.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface AwsClients {
@@ -36,6 +41,11 @@ export function createAwsClients(options: AwsOptions = {}): AwsClients {
     ...(region ? { region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: settings.aws.maxAttempts,
+    requestHandler: {
+      connectionTimeout: settings.aws.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs ?? settings.aws.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
   };
   const dynamodb = new DynamoDBClient(common);
   return {

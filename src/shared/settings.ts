@@ -121,8 +121,13 @@ export const settings = {
     visibilityTimeoutFactor: 6,
   },
 
-  /** Retries the AWS SDK makes for throttling and 5xx before an error reaches our code. */
-  aws: { maxAttempts: 8 },
+  aws: {
+    /** Attempts the AWS SDK makes (throttling, 5xx, timeouts) before an error reaches our code. */
+    maxAttempts: 8,
+    connectionTimeoutMs: 5_000,
+    /** Time to the response headers (a streamed body may take longer); none of our calls long-poll. */
+    requestTimeoutMs: 30_000,
+  },
 
   observability: {
     metricsNamespace: 'InventoryPipeline',
