@@ -1,7 +1,7 @@
 /**
- * P2's measured process: `node --import tsx bench/p2-child.ts <rows>`. Streams a CSV generated on
- * the fly (never held in memory) through the splitter's core with counting ports and prints one
- * JSON line with the peak RSS. Run fresh for each size so nothing but this run is in the RSS.
+ * P2's measured process (p2.ts bundles it and runs `node p2-child.js <rows>`). Streams a CSV
+ * generated on the fly (never held in memory) through the splitter's core with counting ports and
+ * prints one JSON line with the peak RSS. Run fresh for each size so nothing but this run is in the RSS.
  */
 import { splitUpload } from '../src/splitter/split';
 import { generatedCsv } from './generate';
