@@ -2,6 +2,7 @@
  * `inventory local`: runs store files through the whole pipeline on this machine and reports what
  * happened — as a table for people, or as one JSON document (`--json`) for scripts and tests.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import type { InventoryItem } from '../shared/item';
 import { LocalPipeline, type CapturedAlert, type FileOutcome, type LocalPipelineOptions } from '../local/runtime';
@@ -166,7 +167,22 @@ export function renderHuman(document: LocalRunDocument, items: readonly Inventor
   return `${lines.join('\n')}\n`;
 }
 
+/** Every FILE must be a readable file before anything starts. */
+function checkFiles(files: readonly string[]): void {
+  for (const file of files) {
+    let stats;
+    try {
+      stats = statSync(file);
+      accessSync(file, constants.R_OK);
+    } catch {
+      throw new Error(`cannot read ${file}: no such file, or no permission to read it`);
+    }
+    if (!stats.isFile()) throw new Error(`${file} is not a file`);
+  }
+}
+
 export async function runLocal(files: string[], options: LocalCommandOptions): Promise<number> {
+  checkFiles(files);
   const pipelineOptions: LocalPipelineOptions = { endpoint: options.endpoint, defaultThreshold: options.threshold, logLevel: options.logLevel };
   const interactive = !options.json && process.stderr.isTTY === true;
   if (!options.json && !options.endpoint) process.stderr.write('Starting the local AWS (moto server)…\n');

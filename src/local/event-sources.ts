@@ -28,6 +28,7 @@ import {
   type DynamoDBStreamsClient,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { visibilityTimeoutSeconds } from '../shared/settings';
 
 const idleMs = 25;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -99,7 +100,7 @@ export class SqsEventSource {
     await Promise.all(Array.from({ length: this.options.concurrency }, () => this.poll(upstreamDone)));
   }
 
-  async isEmpty(): Promise<boolean> {
+  private async depth(): Promise<number> {
     const { Attributes = {} } = await this.sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: this.queue.url,
@@ -108,10 +109,19 @@ export class SqsEventSource {
     );
     return (
       Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-        Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
-        Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0) ===
-      0
+      Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
     );
+  }
+
+  /**
+   * Whether the queue holds nothing, visible or in flight. Asked twice: the counts are computed one
+   * after another, so a message turning visible in between can be missed by both (seen on moto).
+   */
+  async isEmpty(): Promise<boolean> {
+    if ((await this.depth()) > 0) return false;
+    await sleep(idleMs);
+    return (await this.depth()) === 0;
   }
 
   private async poll(upstreamDone: () => boolean): Promise<void> {
@@ -133,8 +143,21 @@ export class SqsEventSource {
     }
   }
 
+  private setVisibility(messages: readonly Message[], seconds: number) {
+    return this.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: this.queue.url,
+        Entries: messages.map((m, index) => ({ Id: String(index), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: seconds })),
+      }),
+    );
+  }
+
   private async invoke(messages: Message[]): Promise<void> {
     const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, this.queue.arn, this.region)) };
+    // A local invocation can outlast the Lambda timeout (moto writes far slower than DynamoDB);
+    // keep its messages hidden meanwhile, or the queue would hand them out a second time.
+    const visibility = visibilityTimeoutSeconds(this.fn.timeoutSeconds);
+    const heartbeat = setInterval(() => void this.setVisibility(messages, visibility).catch(() => undefined), (visibility * 1000) / 3);
     let failedIds: Set<string>;
     try {
       const response = await this.fn.handler(event, lambdaContext(this.fn.name, this.fn.timeoutSeconds));
@@ -142,6 +165,8 @@ export class SqsEventSource {
     } catch {
       // An invocation error fails the whole batch, as on Lambda.
       failedIds = new Set(messages.map((m) => m.MessageId!));
+    } finally {
+      clearInterval(heartbeat);
     }
     const succeeded = messages.filter((m) => !failedIds.has(m.MessageId!));
     const failed = messages.filter((m) => failedIds.has(m.MessageId!));
@@ -153,19 +178,9 @@ export class SqsEventSource {
         }),
       );
     }
-    if (failed.length > 0) {
-      await this.sqs.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.queue.url,
-          Entries: failed.map((m, index) => ({
-            Id: String(index),
-            ReceiptHandle: m.ReceiptHandle!,
-            VisibilityTimeout: this.options.retryDelaySeconds,
-          })),
-        }),
-      );
-    }
+    if (failed.length > 0) await this.setVisibility(failed, this.options.retryDelaySeconds);
   }
+
 }
 
 export interface StreamSourceOptions {
@@ -200,6 +215,8 @@ function toDynamoDBRecord(record: StreamRecord, streamArn: string): DynamoDBReco
 interface ShardCursor {
   shardId: string;
   iterator: string | undefined;
+  /** The last sequence number delivered from this shard. */
+  delivered?: bigint;
 }
 
 export class DynamoStreamEventSource {
@@ -245,9 +262,16 @@ export class DynamoStreamEventSource {
   private async readShard(shard: ShardCursor): Promise<number> {
     if (shard.iterator === undefined) return 0;
     const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.options.batchSize }));
-    const records = page.Records ?? [];
     shard.iterator = page.NextShardIterator;
+    const sequence = (record: StreamRecord) => BigInt(record.dynamodb?.SequenceNumber ?? '0');
+    const records = (page.Records ?? []).filter((record) => shard.delivered === undefined || sequence(record) > shard.delivered);
+    if (records.length === 0 && (page.Records ?? []).length > 0) {
+      // A stream never hands out a record twice in order; an iterator that does is stuck, and
+      // polling it again would spin forever.
+      throw new Error(`the stream's shard ${shard.shardId} returned already delivered records again: its iterator is not advancing`);
+    }
     if (records.length === 0) return 0;
+    shard.delivered = sequence(records.at(-1)!);
     const events = records.map((r) => toDynamoDBRecord(r, this.streamArn));
     for (let attempt = 0; ; attempt += 1) {
       const failedFrom = await this.invoke(events);

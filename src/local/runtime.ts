@@ -7,13 +7,13 @@
  * Files are processed one after another; each is fully processed (queues and stream drained)
  * before the next is uploaded.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { Console } from 'node:console';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Upload as S3Upload } from '@aws-sdk/lib-storage';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { SQSEvent } from 'aws-lambda';
@@ -30,6 +30,7 @@ import { DynamoInventoryTable } from '../writer/dynamodb-table';
 import { createWriterHandler } from '../writer/handler';
 import { DynamoStreamEventSource, SqsEventSource } from './event-sources';
 import { startMoto, type MotoServer } from './moto';
+import { oneRequestAtATime, oneWriteAtATime } from './serialize';
 import { ensureResources, type LocalResources } from './resources';
 
 export interface LocalPipelineOptions {
@@ -79,8 +80,10 @@ export interface Counters {
 export interface Activity extends Counters {
   /** Messages that reached a dead-letter queue meanwhile. */
   deadLettered: number;
-  /** Alerts that reached the topic meanwhile, in store and product order. */
+  /** Alerts that reached the topic meanwhile, one per alertId, in store and product order. */
   alerts: CapturedAlert[];
+  /** Repeated deliveries of those alerts (same alertId), which a subscriber ignores. */
+  duplicateAlerts: number;
 }
 
 export interface FileOutcome extends Activity {
@@ -169,7 +172,7 @@ export class LocalPipeline {
       metrics: this.metrics,
     });
     const writer = createWriterHandler({
-      table: new DynamoInventoryTable(clients.documents, resources.table, defaultThreshold),
+      table: oneWriteAtATime(new DynamoInventoryTable(clients.documents, resources.table, defaultThreshold)),
       logger: localLogger('writer', logLevel),
       metrics: this.metrics,
     });
@@ -235,13 +238,15 @@ export class LocalPipeline {
         region: process.env.AWS_REGION ?? 'us-east-1',
         credentials: process.env.AWS_ACCESS_KEY_ID ? undefined : localCredentials,
       });
+      oneRequestAtATime(clients.sqs);
       const resources = await ensureResources(clients, options.stage ?? settings.stage.local);
       const arnOf = async (url: string) =>
         (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
       const arns = { uploadQueue: await arnOf(resources.uploadQueueUrl), workQueue: await arnOf(resources.workQueueUrl) };
-      // Alerts left over from an earlier run against the same endpoint are not this run's.
-      await clients.sqs.send(new PurgeQueueCommand({ QueueUrl: resources.alertCaptureQueueUrl }));
       const pipeline = new LocalPipeline(endpoint, clients, resources, moto, options, arns);
+      // Alerts left over from an earlier run against the same endpoint are not this run's. (Not
+      // PurgeQueue: SQS allows one purge a minute, and runs can follow each other faster.)
+      await pipeline.collectAlerts();
       await pipeline.stream.startAtLatest();
       return pipeline;
     } catch (error) {
@@ -279,15 +284,20 @@ export class LocalPipeline {
     return depths.reduce((a, b) => a + b, 0);
   }
 
-  /** Takes every alert that reached the capture queue so far. */
-  private async collectAlerts(): Promise<CapturedAlert[]> {
-    const alerts: CapturedAlert[] = [];
+  /**
+   * Takes every alert that reached the capture queue so far. Like any subscriber, it keeps one
+   * alert per alertId: delivery is at least once (a retried publish or stream batch sends the same
+   * alert again), and the alertId is what makes a repeat recognisable.
+   */
+  private async collectAlerts(): Promise<{ alerts: CapturedAlert[]; duplicateAlerts: number }> {
+    const alerts = new Map<string, CapturedAlert>();
+    let duplicateAlerts = 0;
     for (;;) {
       const { Messages = [] } = await this.clients.sqs.send(
         new ReceiveMessageCommand({ QueueUrl: this.resources.alertCaptureQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
       );
       if (Messages.length === 0) {
-        return alerts.sort(byItem);
+        return { alerts: [...alerts.values()].sort(byItem), duplicateAlerts };
       }
       for (const message of Messages) {
         const envelope = JSON.parse(message.Body!) as {
@@ -295,11 +305,13 @@ export class LocalPipeline {
           Subject?: string;
           MessageAttributes?: Record<string, { Value: string }>;
         };
-        alerts.push({
+        const alert: CapturedAlert = {
           ...(JSON.parse(envelope.Message) as Omit<CapturedAlert, 'subject' | 'attributes'>),
           subject: envelope.Subject ?? '',
           attributes: Object.fromEntries(Object.entries(envelope.MessageAttributes ?? {}).map(([k, v]) => [k, v.Value])),
-        });
+        };
+        if (alerts.has(alert.alertId)) duplicateAlerts += 1;
+        else alerts.set(alert.alertId, alert);
       }
       await this.clients.sqs.send(
         new DeleteMessageBatchCommand({
@@ -332,8 +344,7 @@ export class LocalPipeline {
     };
     const deadLetteredBefore = await this.deadLetterDepth();
     await work(counters);
-    const alerts = await this.collectAlerts();
-    return { ...counters(), deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, alerts };
+    return { ...counters(), deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, ...(await this.collectAlerts()) };
   }
 
   /** Runs the event sources until the upload queue, the work queue and the stream are all drained. */
@@ -372,7 +383,6 @@ export class LocalPipeline {
     const started = Date.now();
     const file = basename(path);
     const key = uploadKeyFor(path);
-    statSync(path); // a missing file fails here, with the path in the message
     const rowsTotal = Math.max(0, (await countLines(path)) - 1);
     let etag: string | undefined;
     const activity = await this.measure(async (counters) => {

@@ -16,11 +16,6 @@ export interface AwsOptions {
   endpoint?: string;
   region?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
-  /**
-   * How long a request may wait for its response headers before it is abandoned and retried.
-   * Without one, a connection that never answers would hold an invocation until its timeout.
-   */
-  requestTimeoutMs?: number;
 }
 
 export interface AwsClients {
@@ -41,9 +36,11 @@ export function createAwsClients(options: AwsOptions = {}): AwsClients {
     ...(region ? { region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: settings.aws.maxAttempts,
+    // A connection that never answers is abandoned and retried, rather than holding the
+    // invocation until its own timeout.
     requestHandler: {
       connectionTimeout: settings.aws.connectionTimeoutMs,
-      requestTimeout: options.requestTimeoutMs ?? settings.aws.requestTimeoutMs,
+      requestTimeout: settings.aws.requestTimeoutMs,
       throwOnRequestTimeout: true,
     },
   };

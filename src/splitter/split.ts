@@ -62,6 +62,40 @@ function countNewlines(record: readonly string[]): number {
   return newlines;
 }
 
+const utf8Bom = [0xef, 0xbb, 0xbf];
+
+/**
+ * Drops the BOM and any blank lines before the first content, counting the lines it drops.
+ * csv-parse takes the expected field count from the first record; a blank first record would make
+ * it build (and, relaxed, discard) an error object for every row after it — five times slower.
+ */
+class LeadingBlankLines extends Transform {
+  dropped = 0;
+  private offset = 0;
+  private content = false;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+    if (this.content) {
+      callback(null, chunk);
+      return;
+    }
+    let lineStart = 0;
+    for (let at = 0; at < chunk.length; at += 1, this.offset += 1) {
+      const byte = chunk[at]!;
+      if (this.offset < utf8Bom.length && byte === utf8Bom[this.offset]) lineStart = at + 1;
+      else if (byte === 0x0a) {
+        this.dropped += 1;
+        lineStart = at + 1;
+      } else if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) {
+        this.content = true;
+        callback(null, chunk.subarray(lineStart));
+        return;
+      }
+    }
+    callback();
+  }
+}
+
 function describeParseError(error: CsvError): string {
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
@@ -89,15 +123,17 @@ export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
 
   // Physical line numbers are counted here: a record spans one line plus the line breaks inside
   // its quoted fields. (csv-parse's own count goes wrong on CRLF inside quotes.)
+  const leading = new LeadingBlankLines();
   let nextLine = 1;
   const onRecord = (record: string[]): null => {
+    if (header === undefined) nextLine += leading.dropped;
     const line = nextLine;
     nextLine += 1 + countNewlines(record);
-    if (isBlankRecord(record)) return null;
     if (header === undefined) {
       header = parseHeader(record, line);
       return null;
     }
+    if (isBlankRecord(record)) return null;
     rowsRead += 1;
     const row = line > maxLine ? `the line number is beyond ${maxLine}, the last a version stamp can order` : validateRow(record, header, line);
     if (typeof row === 'string') {
@@ -110,7 +146,6 @@ export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
   };
 
   const parser = parse({
-    bom: true,
     // LF and CRLF, even mixed in one file (the first line's ending does not decide for the rest).
     record_delimiter: ['\r\n', '\n'],
     // Blank lines reach onRecord, which skips them (and whitespace-only lines) and counts them.
@@ -124,6 +159,7 @@ export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
   // Before the header, though, the file has no usable header and fails as a whole.
   let headerFailure: UploadRejectedError | undefined;
   parser.on('skip', (error: CsvError) => {
+    if (header === undefined) nextLine += leading.dropped;
     const line = nextLine;
     // Where the next record starts is csv-parse's best guess once a record could not be parsed.
     nextLine = Math.max(nextLine + 1, parser.info.lines);
@@ -145,7 +181,7 @@ export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
     },
   });
   const discard = new Writable({ objectMode: true, write: (_record, _encoding, callback) => callback() });
-  const stages = options.upload.key.toLowerCase().endsWith('.gz') ? [createGunzip(), gate] : [gate];
+  const stages = options.upload.key.toLowerCase().endsWith('.gz') ? [createGunzip(), leading, gate] : [leading, gate];
 
   try {
     await pipeline([options.input, ...stages, parser, discard]);
