@@ -21,8 +21,10 @@ export interface LocalResources {
   table: string;
   streamArn: string;
   uploadQueueUrl: string;
+  uploadQueueArn: string;
   uploadDeadLetterQueueUrl: string;
   workQueueUrl: string;
+  workQueueArn: string;
   deadLetterQueueUrl: string;
   alertDeadLetterQueueUrl: string;
   topicArn: string;
@@ -149,8 +151,10 @@ export async function ensureResources(clients: AwsClients, stage: string = setti
     table: names.table,
     streamArn,
     uploadQueueUrl: uploadQueue.url,
+    uploadQueueArn: uploadQueue.arn,
     uploadDeadLetterQueueUrl: uploadDlq.url,
     workQueueUrl: workQueue.url,
+    workQueueArn: workQueue.arn,
     deadLetterQueueUrl: workDlq.url,
     alertDeadLetterQueueUrl: alertDlq.url,
     topicArn,

@@ -16,7 +16,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Upload as S3Upload } from '@aws-sdk/lib-storage';
 import { parse as parseCsv } from 'csv-parse/sync';
-import type { SQSEvent } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { createAlerterHandler } from '../alerter/handler';
 import { snsPublishBatch } from '../alerter/publisher';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../shared/aws';
@@ -96,8 +96,10 @@ export interface FileOutcome extends Activity {
   rejects: RejectedLine[];
 }
 
+export type FunctionName = 'splitter' | 'writer' | 'alerter';
+
 /** Called with every event a function is invoked with (tests use it to capture and replay). */
-export type InvocationObserver = (functionName: 'splitter' | 'writer' | 'alerter', event: unknown) => void;
+export type InvocationObserver = (functionName: FunctionName, event: unknown) => void;
 
 export interface FileProgress {
   file: string;
@@ -159,7 +161,6 @@ export class LocalPipeline {
     readonly resources: LocalResources,
     private readonly moto: MotoServer | undefined,
     options: LocalPipelineOptions,
-    arns: { uploadQueue: string; workQueue: string },
   ) {
     const logLevel = options.logLevel ?? 'SILENT';
     const retryDelaySeconds = options.retryDelaySeconds ?? 1;
@@ -182,31 +183,30 @@ export class LocalPipeline {
       logger: localLogger('alerter', logLevel),
       metrics: this.metrics,
     });
+    // Every invocation is shown to the observer first (tests capture events to replay them).
+    const observed =
+      <E, R>(name: FunctionName, handler: (event: E, context: Context) => Promise<R>) =>
+      (event: E, context: Context): Promise<R> => {
+        options.onInvoke?.(name, event);
+        return handler(event, context);
+      };
     this.uploads = new SqsEventSource(
       clients.sqs,
-      { url: resources.uploadQueueUrl, arn: arns.uploadQueue },
+      { url: resources.uploadQueueUrl, arn: resources.uploadQueueArn },
       {
         name: 'splitter',
         timeoutSeconds: settings.splitter.timeoutSeconds,
-        handler: (event: SQSEvent, context) => {
+        handler: observed('splitter', (event: SQSEvent, context) => {
           this.noteAnnouncements(event);
-          options.onInvoke?.('splitter', event);
           return splitter(event, context);
-        },
+        }),
       },
       { batchSize: settings.splitter.batchSize, concurrency: 1, retryDelaySeconds },
     );
     this.rows = new SqsEventSource(
       clients.sqs,
-      { url: resources.workQueueUrl, arn: arns.workQueue },
-      {
-        name: 'writer',
-        timeoutSeconds: settings.writer.timeoutSeconds,
-        handler: (event, context) => {
-          options.onInvoke?.('writer', event);
-          return writer(event, context);
-        },
-      },
+      { url: resources.workQueueUrl, arn: resources.workQueueArn },
+      { name: 'writer', timeoutSeconds: settings.writer.timeoutSeconds, handler: observed('writer', writer) },
       {
         batchSize: settings.writer.batchSize,
         concurrency: options.writerConcurrency ?? Math.min(settings.writer.maxConcurrency, 4),
@@ -217,14 +217,7 @@ export class LocalPipeline {
       clients.streams,
       clients.sqs,
       resources.streamArn,
-      {
-        name: 'alerter',
-        timeoutSeconds: settings.alerter.timeoutSeconds,
-        handler: (event, context) => {
-          options.onInvoke?.('alerter', event);
-          return alerter(event, context);
-        },
-      },
+      { name: 'alerter', timeoutSeconds: settings.alerter.timeoutSeconds, handler: observed('alerter', alerter) },
       { batchSize: settings.alerter.batchSize, retryAttempts: settings.alerter.retryAttempts, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
     );
   }
@@ -240,10 +233,7 @@ export class LocalPipeline {
       });
       oneRequestAtATime(clients.sqs);
       const resources = await ensureResources(clients, options.stage ?? settings.stage.local);
-      const arnOf = async (url: string) =>
-        (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-      const arns = { uploadQueue: await arnOf(resources.uploadQueueUrl), workQueue: await arnOf(resources.workQueueUrl) };
-      const pipeline = new LocalPipeline(endpoint, clients, resources, moto, options, arns);
+      const pipeline = new LocalPipeline(endpoint, clients, resources, moto, options);
       // Alerts left over from an earlier run against the same endpoint are not this run's. (Not
       // PurgeQueue: SQS allows one purge a minute, and runs can follow each other faster.)
       await pipeline.collectAlerts();
