@@ -69,15 +69,12 @@ export interface RejectedLine {
   reason: string;
 }
 
-export interface Counters {
+/** What the pipeline did during one file or one drain. */
+export interface Activity {
   rowsRead: number;
   rowsRejected: number;
   rowsApplied: number;
   rowsSkipped: number;
-}
-
-/** What the pipeline did during one file or one drain. */
-export interface Activity extends Counters {
   /** Messages that reached a dead-letter queue meanwhile. */
   deadLettered: number;
   /** Alerts that reached the topic meanwhile, one per alertId, in store and product order. */
@@ -150,6 +147,7 @@ async function readObject(s3: S3Client, bucket: string, key: string): Promise<st
 
 export class LocalPipeline {
   readonly metrics = new CountingMetrics();
+  private rowsWritten = 0;
   private readonly announced = new Set<string>();
   private readonly uploads: SqsEventSource;
   private readonly rows: SqsEventSource;
@@ -172,8 +170,13 @@ export class LocalPipeline {
       logger: localLogger('splitter', logLevel),
       metrics: this.metrics,
     });
+    const table = oneWriteAtATime(new DynamoInventoryTable(clients.documents, resources.table, defaultThreshold));
     const writer = createWriterHandler({
-      table: oneWriteAtATime(new DynamoInventoryTable(clients.documents, resources.table, defaultThreshold)),
+      // Counted as each row is written, so a progress bar moves within a long invocation.
+      table: {
+        applyRow: (row) => table.applyRow(row).finally(() => (this.rowsWritten += 1)),
+        applyThreshold: (row) => table.applyThreshold(row),
+      },
       logger: localLogger('writer', logLevel),
       metrics: this.metrics,
     });
@@ -321,20 +324,19 @@ export class LocalPipeline {
   }
 
   /** Counters, dead letters and alerts of everything the pipeline did while `work` ran. */
-  private async measure(work: (counters: () => Counters) => Promise<void>): Promise<Activity> {
+  private async measure(work: () => Promise<void>): Promise<Activity> {
     const before = new Map(this.metrics.totals);
-    const counters = (): Counters => {
-      const delta = (name: MetricName) => this.metrics.get(name) - (before.get(name) ?? 0);
-      return {
-        rowsRead: delta(MetricName.RowsRead),
-        rowsRejected: delta(MetricName.RowsRejected),
-        rowsApplied: delta(MetricName.RowsApplied),
-        rowsSkipped: delta(MetricName.RowsSkipped),
-      };
-    };
+    const delta = (name: MetricName) => this.metrics.get(name) - (before.get(name) ?? 0);
     const deadLetteredBefore = await this.deadLetterDepth();
-    await work(counters);
-    return { ...counters(), deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, ...(await this.collectAlerts()) };
+    await work();
+    return {
+      rowsRead: delta(MetricName.RowsRead),
+      rowsRejected: delta(MetricName.RowsRejected),
+      rowsApplied: delta(MetricName.RowsApplied),
+      rowsSkipped: delta(MetricName.RowsSkipped),
+      deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore,
+      ...(await this.collectAlerts()),
+    };
   }
 
   /** Runs the event sources until the upload queue, the work queue and the stream are all drained. */
@@ -375,11 +377,9 @@ export class LocalPipeline {
     const key = uploadKeyFor(path);
     const rowsTotal = Math.max(0, (await countLines(path)) - 1);
     let etag: string | undefined;
-    const activity = await this.measure(async (counters) => {
-      const progress = () => {
-        const { rowsApplied, rowsSkipped, rowsRejected } = counters();
-        onProgress?.({ file, rowsDone: Math.min(rowsApplied + rowsSkipped + rowsRejected, rowsTotal), rowsTotal });
-      };
+    const writtenBefore = this.rowsWritten;
+    const activity = await this.measure(async () => {
+      const progress = () => onProgress?.({ file, rowsDone: Math.min(this.rowsWritten - writtenBefore, rowsTotal), rowsTotal });
       const ticker = onProgress ? setInterval(progress, 200) : undefined;
       try {
         this.announced.delete(key);
