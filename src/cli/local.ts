@@ -190,6 +190,11 @@ export async function runLocal(files: string[], options: LocalCommandOptions): P
   const started = Date.now();
   const outcomes: FileOutcome[] = [];
   try {
+    if (files.length === 0) {
+      // No files: process what is already waiting (a redriven message, a replayed event).
+      const activity = await pipeline.drain();
+      outcomes.push({ file: '(waiting messages)', path: '', key: '', status: 'processed', ...activity, seconds: (Date.now() - started) / 1000, rejects: [] });
+    }
     for (const file of files) {
       const bar = interactive
         ? new SingleBar({ format: ' {file} [{bar}] {value}/{total} rows', stream: process.stderr, hideCursor: true, clearOnComplete: false }, Presets.shades_classic)

@@ -1,6 +1,7 @@
 /** The `inventory` command. */
 import { Command, InvalidArgumentError } from 'commander';
 import { runLocal } from './local';
+import { runRedrive } from './redrive';
 
 function wholeNumber(value: string): number {
   const parsed = Number(value);
@@ -19,14 +20,39 @@ export function program(): Command {
       'Run store CSV files through the whole pipeline on this machine (the real handlers against a local AWS), ' +
         'one after another, and report rows, rejects and alerts.',
     )
-    .argument('<file...>', 'CSV files (store,product,count[,threshold]) in upload order')
+    .argument('[file...]', 'CSV files (store,product,count[,threshold]) in upload order; none: process what waits in the queues')
     .option('--endpoint <url>', 'use this AWS-compatible endpoint instead of starting a moto server')
     .option('--threshold <n>', 'low-stock threshold for items no row gave one (default 10)', wholeNumber)
     .option('--json', 'print one JSON document instead of the human summary')
     .option('--log-level <level>', 'handler log level on stderr: DEBUG, INFO, WARN, ERROR, SILENT', 'SILENT')
-    .addHelpText('after', '\nExample:\n  $ inventory local samples/*.csv\n  $ inventory local --json --threshold 5 night1.csv night2.csv')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ inventory local samples/*.csv\n  $ inventory local --json --threshold 5 night1.csv night2.csv\n  $ inventory local --endpoint http://127.0.0.1:5000      # after a redrive',
+    )
     .action(async (files: string[], options: { endpoint?: string; threshold?: number; json?: boolean; logLevel?: string }) => {
       process.exitCode = await runLocal(files, options);
+    });
+
+  cli
+    .command('redrive')
+    .description(
+      'Move dead-lettered messages back to the queue they came from (once their cause is fixed). ' +
+        'Stale rows are skipped by the writer, so a redrive can never roll the table back.',
+    )
+    .option('--queue <queue>', 'which dead-letter queue: rows or upload-events', 'rows')
+    .option('--endpoint <url>', 'an AWS-compatible endpoint (default: AWS itself, with your credentials)')
+    .option('--stage <stage>', 'the stack stage whose queues to use (default: dev on AWS, local with --endpoint)')
+    .option('--max <n>', 'move at most this many messages', wholeNumber)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ inventory redrive --stage prod --queue rows\n  $ inventory redrive --endpoint http://127.0.0.1:5000 --queue upload-events --max 10',
+    )
+    .action(async (options: { queue: string; endpoint?: string; stage?: string; max?: number }) => {
+      if (options.queue !== 'rows' && options.queue !== 'upload-events') {
+        throw new InvalidArgumentError(`--queue must be rows or upload-events, not '${options.queue}'`);
+      }
+      const result = await runRedrive({ ...options, queue: options.queue });
+      process.stdout.write(`Moved ${result.moved} message(s) from ${result.from} back to ${result.to}.\n`);
     });
 
   return cli;

@@ -19,7 +19,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { createAlerterHandler } from '../alerter/handler';
 import { snsPublishBatch } from '../alerter/publisher';
-import { createAwsClients, destroyAwsClients, type AwsClients } from '../shared/aws';
+import { createAwsClients, destroyAwsClients, localEndpointCredentials, type AwsClients } from '../shared/aws';
 import { CountingMetrics } from '../shared/observability';
 import type { InventoryItem } from '../shared/item';
 import type { UploadReport } from '../shared/report';
@@ -110,8 +110,6 @@ function byItem(a: { store: string; product: string }, b: { store: string; produ
   if (a.store !== b.store) return a.store < b.store ? -1 : 1;
   return a.product < b.product ? -1 : a.product > b.product ? 1 : 0;
 }
-
-const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** Handler logs go to stderr: stdout belongs to the CLI's output (its --json document above all). */
 function localLogger(component: string, level: string): Logger {
@@ -232,7 +230,7 @@ export class LocalPipeline {
       const clients = createAwsClients({
         endpoint,
         region: process.env.AWS_REGION ?? 'us-east-1',
-        credentials: process.env.AWS_ACCESS_KEY_ID ? undefined : localCredentials,
+        credentials: localEndpointCredentials(),
       });
       oneRequestAtATime(clients.sqs);
       const resources = await ensureResources(clients, options.stage ?? settings.stage.local);

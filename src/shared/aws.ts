@@ -56,6 +56,11 @@ export function createAwsClients(options: AwsOptions = {}): AwsClients {
   };
 }
 
+/** For a local endpoint: the environment's credentials if it has any, else placeholders (a local AWS checks none). */
+export function localEndpointCredentials(): AwsOptions['credentials'] {
+  return process.env.AWS_ACCESS_KEY_ID ? undefined : { accessKeyId: 'local', secretAccessKey: 'local' };
+}
+
 export function destroyAwsClients(clients: AwsClients): void {
   for (const client of Object.values(clients) as { destroy(): void }[]) client.destroy();
 }

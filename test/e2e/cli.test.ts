@@ -5,8 +5,12 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startMoto, type MotoServer } from '../../src/local/moto';
-import { actualTable, csvText, expectedRejects, InventoryModel, sortItems, tempDirectory, writeCsv, type Line } from './model';
+import { RowBatchPacker } from '../../src/shared/messages';
+import { settings } from '../../src/shared/settings';
+import { uploadStamp } from '../../src/shared/upload';
+import { actualTable, csvText, expectedRejects, InventoryModel, sortItems, tempDirectory, writeCsv, type Line, type Row } from './model';
 
 const run = promisify(execFile);
 const bin = join(__dirname, '..', '..', 'bin', 'inventory.js');
@@ -41,10 +45,11 @@ interface Document {
 
 const cliStores = (store: string) => store.startsWith('CL');
 
-test('--help lists the local command and exits 0', async () => {
+test('--help lists the local and redrive commands and exits 0', async () => {
   const help = await inventory(['--help']);
   expect(help.code).toBe(0);
-  expect(help.stdout).toMatch(/local \[options\] <file\.\.\.>/);
+  expect(help.stdout).toMatch(/local \[options\] \[file\.\.\.\]/);
+  expect(help.stdout).toMatch(/redrive \[options\]/);
   const localHelp = await inventory(['local', '--help']);
   expect(localHelp.stdout).toMatch(/--endpoint <url>/);
   expect(localHelp.stdout).toMatch(/--threshold <n>/);
@@ -107,4 +112,56 @@ test('a missing file is a usage error: exit 2 with one sentence on stderr', asyn
   expect(result.code).toBe(2);
   expect(result.stderr.trim().split('\n').filter((l) => l.startsWith('inventory:'))).toHaveLength(1);
   expect(result.stderr).toMatch(/does-not-exist\.csv/);
+});
+
+test('redrive moves dead letters back; the next run applies the newer one and skips the stale one', async () => {
+  const model = new InventoryModel(10);
+  const night: Line[] = [
+    { store: 'CR1', product: 'Milk', count: 5 },
+    { store: 'CR1', product: 'Tea', count: 50 },
+  ];
+  model.applyFile(night);
+  const first = await inventory(['local', '--endpoint', moto.endpoint, '--json', writeCsv(directory, 'redrive-night.csv', csvText(night))]);
+  expect(first.code).toBe(0);
+  const { resources } = JSON.parse(first.stdout) as Document;
+
+  // Two row batches that died in an outage: one from an upload older than the night's, one newer.
+  const message = (eventTime: string, row: Row) => {
+    const bodies: string[] = [];
+    const key = `uploads/outage-${eventTime}.csv`;
+    const packer = new RowBatchPacker({ key, stamp: uploadStamp(eventTime, key, '') }, settings.packing.maxMessageBytes, (m) => bodies.push(m.body));
+    packer.add({ ...row, threshold: row.threshold ?? null, line: 2 });
+    packer.flush();
+    return bodies[0]!;
+  };
+  const stale: Row = { store: 'CR1', product: 'Milk', count: 99 };
+  const newer: Row = { store: 'CR1', product: 'Tea', count: 1 };
+  const sqs = new SQSClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'e2e', secretAccessKey: 'e2e' } });
+  try {
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: resources.deadLetterQueue,
+        Entries: [
+          { Id: 'stale', MessageBody: message('2020-01-01T00:00:00.000Z', stale) },
+          { Id: 'newer', MessageBody: message(new Date(Date.now() + 3_600_000).toISOString(), newer) },
+        ],
+      }),
+    );
+  } finally {
+    sqs.destroy();
+  }
+
+  const redrive = await inventory(['redrive', '--endpoint', moto.endpoint, '--queue', 'rows']);
+  expect(redrive.code).toBe(0);
+  expect(redrive.stdout).toMatch(/Moved 2 message\(s\)/);
+
+  const expectedAlerts = model.applyFile([newer]); // the stale row changes nothing
+  const drained = await inventory(['local', '--endpoint', moto.endpoint, '--json']);
+  expect(drained.code).toBe(0);
+  const document = JSON.parse(drained.stdout) as Document;
+  expect(document.summary).toMatchObject({ rowsApplied: 1, rowsSkipped: 1, deadLettered: 0 });
+  const strip = (alerts: Document['alerts']) => sortItems(alerts.map(({ type, store, product, count, previousCount, threshold }) => ({ type, store, product, count, previousCount, threshold })));
+  expect(strip(document.alerts)).toEqual(expectedAlerts);
+  const redriveStores = (store: string) => store === 'CR1';
+  expect(await actualTable(moto.endpoint, resources.table!, redriveStores)).toEqual(model.table(redriveStores));
 });
