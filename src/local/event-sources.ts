@@ -30,7 +30,25 @@ import {
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { visibilityTimeoutSeconds } from '../shared/settings';
 
-const idleMs = 25;
+const recheckMs = 25;
+
+/**
+ * Waits between polls that found nothing: briefly at first, then longer (up to 250 ms). Every poll
+ * costs the local AWS — one Python process, shared with the writes being waited for — so an idle
+ * poller that kept asking every few milliseconds would slow the very work it waits on.
+ */
+class IdleBackoff {
+  private delayMs = 0;
+
+  reset(): void {
+    this.delayMs = 0;
+  }
+
+  wait(): Promise<unknown> {
+    this.delayMs = Math.min(250, this.delayMs === 0 ? 10 : this.delayMs * 2);
+    return sleep(this.delayMs);
+  }
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function lambdaContext(functionName: string, timeoutSeconds: number): Context {
@@ -120,11 +138,12 @@ export class SqsEventSource {
    */
   async isEmpty(): Promise<boolean> {
     if ((await this.depth()) > 0) return false;
-    await sleep(idleMs);
+    await sleep(recheckMs);
     return (await this.depth()) === 0;
   }
 
   private async poll(upstreamDone: () => boolean): Promise<void> {
+    const idle = new IdleBackoff();
     for (;;) {
       const { Messages = [] } = await this.sqs.send(
         new ReceiveMessageCommand({
@@ -136,9 +155,10 @@ export class SqsEventSource {
       );
       if (Messages.length === 0) {
         if (upstreamDone() && (await this.isEmpty())) return;
-        await sleep(idleMs);
+        await idle.wait();
         continue;
       }
+      idle.reset();
       await this.invoke(Messages);
     }
   }
@@ -247,14 +267,14 @@ export class DynamoStreamEventSource {
 
   /** Delivers records until `upstreamDone()` holds and every shard has been read to its end. */
   async drain(upstreamDone: () => boolean): Promise<void> {
+    const idle = new IdleBackoff();
     for (;;) {
       const done = upstreamDone();
       let delivered = 0;
       for (const shard of this.shards) delivered += await this.readShard(shard);
-      if (delivered === 0) {
-        if (done) return;
-        await sleep(idleMs);
-      }
+      if (delivered > 0) idle.reset();
+      else if (done) return;
+      else await idle.wait();
     }
   }
 
