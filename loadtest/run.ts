@@ -1,0 +1,95 @@
+/**
+ * `npm run loadtest -- [options]`: generated CSVs through the local runtime or a deployed stack,
+ * then the final state verified against the scenario's expectation.
+ *
+ * Exit status: 0 when everything matches, 1 on any mismatch, 2 for a usage or setup error.
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { runLoadTest } from './load-test';
+import { renderReport } from './report';
+
+function wholeNumber(minimum: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < minimum) {
+      throw new InvalidArgumentError(`must be a whole number ≥ ${minimum}.`);
+    }
+    return parsed;
+  };
+}
+
+interface CliOptions {
+  rows: number;
+  files: number;
+  stores?: number;
+  seed: number;
+  threshold: number;
+  endpoint?: string;
+  stack?: string;
+  region?: string;
+  timeout: number;
+  json?: boolean;
+  keep?: boolean;
+}
+
+function program(): Command {
+  return new Command('loadtest')
+    .description('Generate store CSVs, run them through the pipeline (locally or on a deployed stack) and verify the final table.')
+    .option('--rows <n>', 'data rows over all files', wholeNumber(1), 20_000)
+    .option('--files <n>', 'files (nights), uploaded in order', wholeNumber(1), 3)
+    .option('--stores <n>', 'stores (default: grows with the rows)', wholeNumber(1))
+    .option('--seed <n>', 'seed of the generated data', wholeNumber(0), 1)
+    .option('--threshold <n>', "default low-stock threshold (a stack's is 10)", wholeNumber(0), 10)
+    .option('--endpoint <url>', 'an AWS-compatible endpoint (e.g. a moto server) instead of starting one')
+    .option('--stack <name>', 'a deployed stack, e.g. InventoryPipeline-dev (uses your AWS credentials)')
+    .option('--region <region>', "the stack's region (default: your AWS configuration's)")
+    .option('--timeout <seconds>', 'with --stack: how long to wait for the pipeline', wholeNumber(1), 1800)
+    .option('--json', 'print the JSON report instead of the table')
+    .option('--keep', 'keep the generated CSVs under loadtest/.data/')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ npm run loadtest -- --rows 5000 --files 3\n  $ npm run loadtest -- --endpoint http://127.0.0.1:5000\n' +
+        '  $ npm run loadtest -- --stack InventoryPipeline-dev --region eu-west-1 --rows 200000',
+    )
+    .exitOverride();
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cli = program();
+  try {
+    cli.parse(argv);
+  } catch (error) {
+    // Commander has printed the help or the error already.
+    return error instanceof CommanderError && error.exitCode === 0 ? 0 : 2;
+  }
+  const options = cli.opts<CliOptions>();
+  if (options.stack !== undefined && options.endpoint !== undefined) throw new InvalidArgumentError('--stack and --endpoint exclude each other.');
+  if (options.region !== undefined && options.stack === undefined) throw new InvalidArgumentError('--region applies to --stack only.');
+  if (options.files > options.rows) throw new InvalidArgumentError('--rows must be at least --files (one row per file).');
+  const { report, reportPath } = await runLoadTest({
+    rows: options.rows,
+    files: options.files,
+    seed: options.seed,
+    defaultThreshold: options.threshold,
+    timeoutSeconds: options.timeout,
+    keep: options.keep ?? false,
+    ...(options.stores === undefined ? {} : { stores: options.stores }),
+    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    ...(options.stack === undefined ? {} : { stack: options.stack }),
+    ...(options.region === undefined ? {} : { region: options.region }),
+    progress: (message) => process.stderr.write(`loadtest: ${message}\n`),
+  });
+  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+  process.stderr.write(`loadtest: report written to ${reportPath}\n`);
+  return report.verdict === 'pass' ? 0 : 1;
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`loadtest: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  },
+);
