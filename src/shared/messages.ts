@@ -47,46 +47,73 @@ export interface PackedMessage {
   last: number;
 }
 
+/** Decimal digits of a whole number ≥ 0 (what JSON spends on it). */
+function digits(value: number): number {
+  let count = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) count += 1;
+  return count;
+}
+
+/** Bytes a tuple takes in JSON when its strings are ASCII and need no escaping: `["s","p",7,null,2],` */
+function plainTupleBytes(row: InventoryRow): number {
+  return row.store.length + row.product.length + digits(row.count) + (row.threshold === null ? 4 : digits(row.threshold)) + digits(row.line) + 11;
+}
+
+/**
+ * Packs rows into messages of at most `maxBytes`. Sizes are counted cheaply per row as if every
+ * string were plain ASCII, filling to `fill` of the limit; each body is then measured exactly once,
+ * and a body that non-ASCII text or escaping pushed over the limit is split in two.
+ */
 export class RowBatchPacker {
   private readonly head: string;
   private readonly overhead: number;
-  private parts: string[] = [];
+  private readonly budget: number;
+  private rows: RowTuple[] = [];
   private bytes = 0;
-  private first = 0;
-  private last = 0;
 
   constructor(
     upload: BatchUpload,
     private readonly maxBytes: number,
     private readonly emit: (message: PackedMessage) => void,
+    fill = 0.9,
   ) {
     this.head = `{"v":${messageVersion},"upload":${JSON.stringify({ key: upload.key, stamp: upload.stamp })}`;
     // Budget the envelope for the widest line numbers so the body can never outgrow maxBytes.
     this.overhead = Buffer.byteLength(`${this.head},"first":${maxLine},"last":${maxLine},"rows":[]}`);
-    if (this.overhead >= maxBytes) throw new Error(`a message of ${maxBytes} bytes cannot even hold its envelope`);
+    this.budget = Math.floor(maxBytes * fill) - this.overhead;
+    if (this.budget <= 0) throw new Error(`a message of ${maxBytes} bytes cannot even hold its envelope`);
   }
 
   add(row: InventoryRow): void {
-    const tuple = JSON.stringify([row.store, row.product, row.count, row.threshold, row.line]);
-    // JSON.stringify leaves non-ASCII as is, so UTF-16 length equals UTF-8 bytes unless some is present.
-    const size = Buffer.byteLength(tuple) + 1;
-    if (this.parts.length > 0 && this.overhead + this.bytes + size > this.maxBytes) this.flush();
-    if (this.overhead + size > this.maxBytes) {
-      throw new Error(`line ${row.line}: a row of ${size} bytes does not fit in a ${this.maxBytes}-byte message`);
-    }
-    if (this.parts.length === 0) this.first = row.line;
-    this.last = row.line;
-    this.parts.push(tuple);
+    const size = plainTupleBytes(row);
+    // The plain size is a lower bound: a row over the limit by it can never be sent.
+    if (this.overhead + size > this.maxBytes) throw new Error(`line ${row.line}: a row of ${size} bytes does not fit in a ${this.maxBytes}-byte message`);
+    if (this.rows.length > 0 && this.bytes + size > this.budget) this.flush();
+    this.rows.push([row.store, row.product, row.count, row.threshold, row.line]);
     this.bytes += size;
   }
 
   flush(): void {
-    if (this.parts.length === 0) return;
-    const body = `${this.head},"first":${this.first},"last":${this.last},"rows":[${this.parts.join(',')}]}`;
-    const message = { body, bytes: Buffer.byteLength(body), rows: this.parts.length, first: this.first, last: this.last };
-    this.parts = [];
+    if (this.rows.length === 0) return;
+    const rows = this.rows;
+    this.rows = [];
     this.bytes = 0;
-    this.emit(message);
+    this.emitRows(rows);
+  }
+
+  private emitRows(rows: RowTuple[]): void {
+    const first = rows[0]![4];
+    const last = rows[rows.length - 1]![4];
+    const body = `${this.head},"first":${first},"last":${last},"rows":${JSON.stringify(rows)}}`;
+    const bytes = Buffer.byteLength(body);
+    if (bytes <= this.maxBytes) {
+      this.emit({ body, bytes, rows: rows.length, first, last });
+      return;
+    }
+    if (rows.length === 1) throw new Error(`line ${first}: a row of ${bytes - this.overhead} bytes does not fit in a ${this.maxBytes}-byte message`);
+    const half = Math.ceil(rows.length / 2);
+    this.emitRows(rows.slice(0, half));
+    this.emitRows(rows.slice(half));
   }
 }
 

@@ -3,15 +3,15 @@
  * against the CSV contract, packs valid rows into RowBatch messages for the sender and hands
  * rejected rows to the rejects writer. No AWS here: the sender and rejects writer are ports.
  *
- * Records are consumed inside csv-parse's `on_record` hook and never pushed through the parser's
- * readable side, so the per-record cost is the parse plus our validation and nothing else. Memory
+ * Records are taken from csv-parse as it parses them (RecordParser), never buffered on the parser's
+ * readable side, so the per-record cost is the parse plus our validation and packing. Memory
  * is bounded by a gate in front of the parser that waits while the sender or the rejects writer
  * is saturated; `max_record_size` bounds a runaway quoted field.
  */
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { parse, type CsvError } from 'csv-parse';
+import { Parser, type CsvError, type Options } from 'csv-parse';
 import { isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader } from '../shared/csv';
 import { RowBatchPacker } from '../shared/messages';
 import { maxLine, type Upload } from '../shared/upload';
@@ -96,6 +96,32 @@ class LeadingBlankLines extends Transform {
   }
 }
 
+/**
+ * csv-parse's stream parser, consumed as it parses: each record goes straight to `onRecord`
+ * instead of through the readable side's buffer. (A Transform's output is whatever it push()es, so
+ * this is the stream contract itself.) Not csv-parse's `on_record` hook: that builds an info object
+ * for every record, which made it the splitter's largest single cost.
+ */
+class RecordParser extends Parser {
+  constructor(
+    private readonly onRecord: (record: string[]) => void,
+    options: Options,
+  ) {
+    super(options);
+  }
+
+  override push(record: unknown): boolean {
+    if (record === null) return super.push(null);
+    if (this.destroyed) return false;
+    try {
+      this.onRecord(record as string[]);
+    } catch (error) {
+      this.destroy(error as Error);
+    }
+    return true;
+  }
+}
+
 function describeParseError(error: CsvError): string {
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
@@ -125,15 +151,15 @@ export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
   // its quoted fields. (csv-parse's own count goes wrong on CRLF inside quotes.)
   const leading = new LeadingBlankLines();
   let nextLine = 1;
-  const onRecord = (record: string[]): null => {
+  const onRecord = (record: string[]): void => {
     if (header === undefined) nextLine += leading.dropped;
     const line = nextLine;
     nextLine += 1 + countNewlines(record);
     if (header === undefined) {
       header = parseHeader(record, line);
-      return null;
+      return;
     }
-    if (isBlankRecord(record)) return null;
+    if (isBlankRecord(record)) return;
     rowsRead += 1;
     const row = line > maxLine ? `the line number is beyond ${maxLine}, the last a version stamp can order` : validateRow(record, header, line);
     if (typeof row === 'string') {
@@ -142,10 +168,9 @@ export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
       rowsAccepted += 1;
       packer.add(row);
     }
-    return null;
   };
 
-  const parser = parse({
+  const parser = new RecordParser(onRecord, {
     // LF and CRLF, even mixed in one file (the first line's ending does not decide for the rest).
     record_delimiter: ['\r\n', '\n'],
     // Blank lines reach onRecord, which skips them (and whitespace-only lines) and counts them.
@@ -153,7 +178,6 @@ export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
     relax_quotes: true,
     skip_records_with_error: true,
     max_record_size: options.maxRecordBytes ?? defaultMaxRecordBytes,
-    on_record: onRecord,
   });
   // A record csv-parse cannot parse is a rejected row; the rest of the file still applies.
   // Before the header, though, the file has no usable header and fails as a whole.
