@@ -146,6 +146,8 @@ async function readObject(s3: S3Client, bucket: string, key: string): Promise<st
 export class LocalPipeline {
   readonly metrics = new CountingMetrics();
   private rowsWritten = 0;
+  private readonly captured = new Map<string, CapturedAlert>();
+  private duplicateAlerts = 0;
   private readonly announced = new Set<string>();
   private readonly uploads: SqsEventSource;
   private readonly rows: SqsEventSource;
@@ -237,7 +239,8 @@ export class LocalPipeline {
       const pipeline = new LocalPipeline(endpoint, clients, resources, moto, options);
       // Alerts left over from an earlier run against the same endpoint are not this run's. (Not
       // PurgeQueue: SQS allows one purge a minute, and runs can follow each other faster.)
-      await pipeline.collectAlerts();
+      await pipeline.captureAlerts();
+      pipeline.takeAlerts();
       await pipeline.stream.startAtLatest();
       return pipeline;
     } catch (error) {
@@ -276,20 +279,16 @@ export class LocalPipeline {
   }
 
   /**
-   * Takes every alert that reached the capture queue so far. Like any subscriber, it keeps one
-   * alert per alertId: delivery is at least once (a retried publish or stream batch sends the same
-   * alert again), and the alertId is what makes a repeat recognisable.
+   * Takes every alert that reached the capture queue so far into `captured`. Like any subscriber,
+   * it keeps one alert per alertId: delivery is at least once (a retried publish or stream batch
+   * sends the same alert again), and the alertId is what makes a repeat recognisable.
    */
-  private async collectAlerts(): Promise<{ alerts: CapturedAlert[]; duplicateAlerts: number }> {
-    const alerts = new Map<string, CapturedAlert>();
-    let duplicateAlerts = 0;
+  private async captureAlerts(): Promise<void> {
     for (;;) {
       const { Messages = [] } = await this.clients.sqs.send(
         new ReceiveMessageCommand({ QueueUrl: this.resources.alertCaptureQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
       );
-      if (Messages.length === 0) {
-        return { alerts: [...alerts.values()].sort(byItem), duplicateAlerts };
-      }
+      if (Messages.length === 0) return;
       for (const message of Messages) {
         const envelope = JSON.parse(message.Body!) as {
           Message: string;
@@ -301,8 +300,8 @@ export class LocalPipeline {
           subject: envelope.Subject ?? '',
           attributes: Object.fromEntries(Object.entries(envelope.MessageAttributes ?? {}).map(([k, v]) => [k, v.Value])),
         };
-        if (alerts.has(alert.alertId)) duplicateAlerts += 1;
-        else alerts.set(alert.alertId, alert);
+        if (this.captured.has(alert.alertId)) this.duplicateAlerts += 1;
+        else this.captured.set(alert.alertId, alert);
       }
       await this.clients.sqs.send(
         new DeleteMessageBatchCommand({
@@ -311,6 +310,14 @@ export class LocalPipeline {
         }),
       );
     }
+  }
+
+  /** The alerts captured since the last call, in store and product order. */
+  private takeAlerts(): { alerts: CapturedAlert[]; duplicateAlerts: number } {
+    const taken = { alerts: [...this.captured.values()].sort(byItem), duplicateAlerts: this.duplicateAlerts };
+    this.captured.clear();
+    this.duplicateAlerts = 0;
+    return taken;
   }
 
   private async rejectsOf(report: UploadReport): Promise<RejectedLine[]> {
@@ -333,7 +340,7 @@ export class LocalPipeline {
       rowsApplied: delta(MetricName.RowsApplied),
       rowsSkipped: delta(MetricName.RowsSkipped),
       deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore,
-      ...(await this.collectAlerts()),
+      ...this.takeAlerts(),
     };
   }
 
@@ -341,10 +348,19 @@ export class LocalPipeline {
   private async drainAll(uploadsAnnounced: () => boolean): Promise<void> {
     let splitterDone = false;
     let writerDone = false;
+    let alerterDone = false;
     await Promise.all([
       this.uploads.drain(uploadsAnnounced).finally(() => (splitterDone = true)),
       this.rows.drain(() => splitterDone).finally(() => (writerDone = true)),
-      this.stream.drain(() => writerDone),
+      this.stream.drain(() => writerDone).finally(() => (alerterDone = true)),
+      // Alerts are taken as they arrive: a queue left to fill up gets slow to read on moto.
+      (async () => {
+        while (!alerterDone) {
+          await this.captureAlerts();
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        await this.captureAlerts();
+      })(),
     ]);
   }
 
