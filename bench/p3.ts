@@ -3,8 +3,9 @@
  *
  * Pipeline: `LocalPipeline.processFile` wall time for one ~20k-row file (upload, split, SQS,
  * writes, stream, alerts, receipts). Floor: the same conditional UpdateItems
- * (`DynamoInventoryTable.applyRow`, rows stamped as the writer stamps them) at the writer's
- * concurrency, straight at the same moto server, into a second table created by ensureResources
+ * (`DynamoInventoryTable.applyRow`, rows stamped as the writer stamps them) through the local
+ * runtime's own write path (`oneWriteAtATime`: moto's writes are not thread-safe, so the runtime
+ * writes one at a time), straight at the same moto server, into a second table created by ensureResources
  * (it has a stream too, so moto records stream changes in both cases). Every write creates a new
  * item in both cases: each run gives its stores a different prefix.
  *
@@ -14,25 +15,25 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAwsClients, destroyAwsClients } from '../src/shared/aws';
-import { createLimiter } from '../src/shared/concurrency';
 import type { StampedRow } from '../src/shared/messages';
 import { settings } from '../src/shared/settings';
 import { rowStamp } from '../src/shared/upload';
 import { LocalPipeline } from '../src/local/runtime';
 import { startMoto } from '../src/local/moto';
 import { ensureResources } from '../src/local/resources';
+import { oneWriteAtATime } from '../src/local/serialize';
+import type { InventoryTable } from '../src/writer/apply';
 import { DynamoInventoryTable } from '../src/writer/dynamodb-table';
 import { writeCsvFile, type GeneratedRow } from './generate';
 import { benchUpload } from './sinks';
 
 /**
- * The local runtime runs `writerPollers` writer invocations at once, but builds the writer handler
- * once, so they share that handler's limiter: at most `settings.writer.writeConcurrency` UpdateItems
- * are in flight in total, whatever the number of pollers (on Lambda each concurrent instance has its
- * own). The floor uses exactly that.
+ * The local runtime runs `writerPollers` writer invocations at once, but all their writes go through
+ * one `oneWriteAtATime` table (src/local/serialize.ts): one UpdateItem in flight. The floor uses
+ * exactly that path, so both sides write at the same concurrency.
  */
 const writerPollers = Math.min(settings.writer.maxConcurrency, 4);
-const floorConcurrency = settings.writer.writeConcurrency;
+const floorConcurrency = 1;
 
 export interface P3Result {
   rows: number;
@@ -122,10 +123,9 @@ function stamped(rows: GeneratedRow[], storePrefix: string): StampedRow[] {
   return valid;
 }
 
-async function writeFloor(table: DynamoInventoryTable, rows: StampedRow[]): Promise<number> {
-  const limit = createLimiter(floorConcurrency);
+async function writeFloor(table: InventoryTable, rows: StampedRow[]): Promise<number> {
   const started = performance.now();
-  const applied = await Promise.all(rows.map((row) => limit(() => table.applyRow(row))));
+  const applied = await Promise.all(rows.map((row) => table.applyRow(row)));
   const seconds = (performance.now() - started) / 1000;
   const stale = applied.filter((created) => !created).length;
   if (stale > 0) throw new Error(`${stale} floor writes found an existing item: the floor must create new items only`);
@@ -161,7 +161,7 @@ export async function runP3(options: { rows?: number; warmUpRows?: number; log?:
   try {
     pipeline = await LocalPipeline.start({ endpoint: moto.endpoint, writerConcurrency: writerPollers });
     const floorResources = await ensureResources(clients, 'benchfloor');
-    const floorTable = new DynamoInventoryTable(clients.documents, floorResources.table, settings.inventory.defaultThreshold);
+    const floorTable = oneWriteAtATime(new DynamoInventoryTable(clients.documents, floorResources.table, settings.inventory.defaultThreshold));
 
     // Same seed for every file: identical rows, only the store prefix differs, so every run writes new items.
     const file = async (name: string, count: number, storePrefix: string) => {
@@ -216,7 +216,7 @@ export async function runP3(options: { rows?: number; warmUpRows?: number; log?:
         writerPollers,
         writeConcurrencyPerHandler: settings.writer.writeConcurrency,
         updateItemsInFlight: floorConcurrency,
-        note: 'the local runtime builds one writer handler for all its pollers, so they share one limiter',
+        note: 'the local runtime writes one row at a time (oneWriteAtATime), whatever the number of pollers; so does the floor',
       },
       pipeline: {
         rowsApplied: run.outcome.rowsApplied,
