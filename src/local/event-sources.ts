@@ -84,7 +84,8 @@ export interface SqsSourceOptions {
   retryDelaySeconds: number;
 }
 
-function toSqsRecord(message: Message, queueArn: string, region: string): SQSRecord {
+/** A received message as Lambda's SQS event source delivers it. */
+export function toSqsRecord(message: Message, queueArn: string, region = 'us-east-1'): SQSRecord {
   const attributes = message.Attributes ?? {};
   return {
     messageId: message.MessageId!,
@@ -210,7 +211,8 @@ export interface StreamSourceOptions {
   onFailureQueueUrl: string;
 }
 
-function toDynamoDBRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
+/** A stream record as Lambda delivers it (the SDK gives a Date where Lambda gives epoch seconds). */
+export function toDynamoDBRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
   const change = record.dynamodb;
   return {
     eventID: record.eventID,

@@ -6,7 +6,7 @@ import { PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { lambdaContext } from '../../src/local/event-sources';
+import { lambdaContext, toSqsRecord } from '../../src/local/event-sources';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import { ensureResources, type LocalResources } from '../../src/local/resources';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../src/shared/aws';
@@ -74,19 +74,7 @@ test('a 100k-row upload becomes messages that carry every row exactly once', asy
   // notification — handed to the splitter as one Lambda batch.
   const notifications = await receiveAll(resources.uploadQueueUrl);
   expect(notifications.length).toBeGreaterThanOrEqual(1);
-  const event: SQSEvent = {
-    Records: notifications.map((notification) => ({
-      messageId: notification.MessageId!,
-      receiptHandle: notification.ReceiptHandle!,
-      body: notification.Body!,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 's3', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:upload-events',
-      awsRegion: 'us-east-1',
-    })),
-  };
+  const event: SQSEvent = { Records: notifications.map((notification) => toSqsRecord(notification, resources.uploadQueueArn)) };
   const metrics = new CountingMetrics();
   const splitter = createSplitterHandler({
     s3: clients.s3,

@@ -8,10 +8,10 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type DynamoDBStreamsClient,
-  type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, DynamoDBRecord, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, DynamoDBRecord, SQSEvent } from 'aws-lambda';
+import { lambdaContext as localLambdaContext, toDynamoDBRecord, toSqsRecord } from '../../src/local/event-sources';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../src/shared/aws';
 
@@ -43,20 +43,7 @@ export function quietLogger(): Logger {
 }
 
 export function lambdaContext(functionName: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: `test-${functionName}-${Date.now()}`,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'test',
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return localLambdaContext(functionName, 60);
 }
 
 /**
@@ -85,51 +72,8 @@ export async function receiveAll(sqs: SQSClient, queueUrl: string, count?: numbe
   }
 }
 
-export function sqsRecord(message: Message, queueArn: string): SQSRecord {
-  const attributes = message.Attributes ?? {};
-  return {
-    messageId: message.MessageId!,
-    receiptHandle: message.ReceiptHandle!,
-    body: message.Body ?? '',
-    attributes: {
-      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
-      SenderId: attributes.SenderId ?? 'test',
-      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: 'us-east-1',
-  };
-}
-
 export function sqsEvent(messages: readonly Message[], queueArn: string): SQSEvent {
-  return { Records: messages.map((message) => sqsRecord(message, queueArn)) };
-}
-
-/** A stream record as Lambda delivers it (the SDK gives a Date where Lambda gives epoch seconds). */
-export function lambdaStreamRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
-  const change = record.dynamodb;
-  return {
-    eventID: record.eventID,
-    eventName: record.eventName as DynamoDBRecord['eventName'],
-    eventVersion: record.eventVersion,
-    eventSource: 'aws:dynamodb',
-    awsRegion: record.awsRegion,
-    eventSourceARN: streamArn,
-    dynamodb: {
-      // The SDK's and aws-lambda's AttributeValue types describe the same wire shape.
-      Keys: change?.Keys as never,
-      NewImage: change?.NewImage as never,
-      OldImage: change?.OldImage as never,
-      SequenceNumber: change?.SequenceNumber,
-      SizeBytes: change?.SizeBytes,
-      StreamViewType: change?.StreamViewType,
-      ApproximateCreationDateTime: change?.ApproximateCreationDateTime ? change.ApproximateCreationDateTime.getTime() / 1000 : undefined,
-    },
-  };
+  return { Records: messages.map((message) => toSqsRecord(message, queueArn)) };
 }
 
 /** Reads a table's stream from its beginning; each read returns the records written since the last. */
@@ -164,7 +108,7 @@ export class StreamReader {
         const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
         this.iterators[index] = page.NextShardIterator;
         const batch = page.Records ?? [];
-        records.push(...batch.map((record) => lambdaStreamRecord(record, this.streamArn)));
+        records.push(...batch.map((record) => toDynamoDBRecord(record, this.streamArn)));
         if (batch.length === 0) break;
       }
     }
