@@ -3,7 +3,19 @@
  * the upload: what was read, rejected and queued, or why the file failed as a whole. Operators
  * read it to answer "what happened to last night's file"; the local CLI reads it for its summary.
  */
-export interface UploadReport {
+/** What splitting an upload came to. */
+export interface SplitOutcome {
+  /** `failed`: the file was not applied at all (see `reason`); `processed`: its valid rows were queued. */
+  status: 'processed' | 'failed';
+  /** Why the whole file failed; nothing from such a file is sent. */
+  reason?: string;
+  rowsRead: number;
+  rowsAccepted: number;
+  rowsRejected: number;
+  messages: number;
+}
+
+export interface UploadReport extends SplitOutcome {
   upload: {
     bucket: string;
     key: string;
@@ -12,13 +24,6 @@ export interface UploadReport {
     eventTime: string;
     stamp: string;
   };
-  /** `failed`: the file was not applied at all (see `reason`); `processed`: its valid rows were queued. */
-  status: 'processed' | 'failed';
-  reason?: string;
-  rowsRead: number;
-  rowsAccepted: number;
-  rowsRejected: number;
-  messages: number;
   /** CSV of the rejected rows: line, reason, record. */
   rejectsKey: string;
   startedAt: string;

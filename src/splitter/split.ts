@@ -15,6 +15,7 @@ import { Parser, type CsvError, type Options } from 'csv-parse';
 import { isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader } from '../shared/csv';
 import { RowBatchPacker } from '../shared/messages';
 import { maxLine, type Upload } from '../shared/upload';
+import type { SplitOutcome } from '../shared/report';
 import { settings } from '../shared/settings';
 import { BatchSender, type SendBatch, type SenderLimits } from './sender';
 
@@ -31,14 +32,7 @@ export interface RejectSink {
   ready(): Promise<void> | undefined;
 }
 
-export interface SplitResult {
-  status: 'processed' | 'failed';
-  /** Why the whole file failed (status 'failed'); nothing from such a file is sent. */
-  reason?: string;
-  rowsRead: number;
-  rowsAccepted: number;
-  rowsRejected: number;
-  messages: number;
+export interface SplitResult extends SplitOutcome {
   lines: number;
 }
 
