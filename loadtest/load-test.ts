@@ -97,7 +97,12 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
       const mismatches = new Mismatches();
       checkFiles(run, mismatches);
       progress(`verifying the table ${target.description.table} (stores ${scenario.storePrefix}*)`);
-      const table = await verifyTable(target.documents, target.description.table, scenario, mismatches);
+      let shownAt = Date.now();
+      const table = await verifyTable(target.documents, target.description.table, scenario, mismatches, (itemsFound) => {
+        if (Date.now() - shownAt < 5_000) return;
+        shownAt = Date.now();
+        progress(`verifying: ${itemsFound} of the run's items read`);
+      });
       const rejectsMismatched = run.files.reduce((total, file) => total + compareRejects(file.file.name, file.file.rejects, file.rejects, mismatches), 0);
       const alerts = checkAlerts(run.files, scenario.storePrefix, mismatches);
       report = buildReport({

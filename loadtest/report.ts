@@ -147,7 +147,8 @@ const shown = (value: number | null) => (value === null ? '–' : String(value))
 export function renderReport(report: LoadTestReport): string {
   const { target, scenario, totals, verification } = report;
   const where = target.mode === 'local' ? `local runtime at ${target.endpoint}` : `stack ${target.stack} (${target.region})`;
-  const rowsPerSecond = (rows: number, seconds: number) => (seconds > 0 ? String(Math.round(rows / seconds)) : '–');
+  // On a stack a file's seconds end at its receipt (split, not written): no rate of its own.
+  const rowsPerSecond = (rows: number, seconds: number) => (target.mode === 'local' && seconds > 0 ? String(Math.round(rows / seconds)) : '–');
   const header = ['file', 'status', 'rows', 'rejected', 'applied', 'skipped', 'alerts expected', 'alerts observed', 'seconds', 'rows/s'];
   const rows = report.files.map((f) => [
     f.file,
@@ -196,7 +197,7 @@ export function renderReport(report: LoadTestReport): string {
   lines.push(
     '',
     report.verdict === 'pass'
-      ? 'Verdict: PASS — the final table, the rejected lines' + (alerts.verified ? ' and the alerts' : '') + ' match the expectation.'
+      ? `Verdict: PASS — ${alerts.verified ? 'the final table, the rejected lines and the alerts match' : 'the final table and the rejected lines match'} the expectation.`
       : 'Verdict: FAIL — see the mismatches above.',
   );
   if (report.keptFiles.length > 0) lines.push(`Kept: ${report.keptFiles.join(' ')}`);

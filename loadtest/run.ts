@@ -5,6 +5,7 @@
  * Exit status: 0 when everything matches, 1 on any mismatch, 2 for a usage or setup error.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { settings } from '../src/shared/settings';
 import { runLoadTest } from './load-test';
 import { renderReport } from './report';
 
@@ -39,13 +40,13 @@ function program(): Command {
     .option('--files <n>', 'files (nights), uploaded in order', wholeNumber(1), 3)
     .option('--stores <n>', 'stores (default: grows with the rows)', wholeNumber(1))
     .option('--seed <n>', 'seed of the generated data', wholeNumber(0), 1)
-    .option('--threshold <n>', "default low-stock threshold (a stack's is 10)", wholeNumber(0), 10)
+    .option('--threshold <n>', 'low-stock threshold of items no row gave one (local only)', wholeNumber(0), settings.inventory.defaultThreshold)
     .option('--endpoint <url>', 'an AWS-compatible endpoint (e.g. a moto server) instead of starting one')
     .option('--stack <name>', 'a deployed stack, e.g. InventoryPipeline-dev (uses your AWS credentials)')
     .option('--region <region>', "the stack's region (default: your AWS configuration's)")
     .option('--timeout <seconds>', 'with --stack: how long to wait for the pipeline', wholeNumber(1), 1800)
     .option('--json', 'print the JSON report instead of the table')
-    .option('--keep', 'keep the generated CSVs under loadtest/.data/')
+    .option('--keep', 'keep the generated CSVs (loadtest/.data/<runId>/)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ npm run loadtest -- --rows 5000 --files 3\n  $ npm run loadtest -- --endpoint http://127.0.0.1:5000\n' +
@@ -65,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
   const options = cli.opts<CliOptions>();
   if (options.stack !== undefined && options.endpoint !== undefined) throw new InvalidArgumentError('--stack and --endpoint exclude each other.');
   if (options.region !== undefined && options.stack === undefined) throw new InvalidArgumentError('--region applies to --stack only.');
+  if (options.stack !== undefined && options.threshold !== settings.inventory.defaultThreshold) {
+    // The stack's functions are deployed with this default; the expectation must use the same.
+    throw new InvalidArgumentError(`--threshold can't change a deployed stack's default threshold (${settings.inventory.defaultThreshold}).`);
+  }
   if (options.files > options.rows) throw new InvalidArgumentError('--rows must be at least --files (one row per file).');
   const { report, reportPath } = await runLoadTest({
     rows: options.rows,

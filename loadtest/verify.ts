@@ -80,6 +80,8 @@ export async function verifyTable(
         ProjectionExpression: '#store, #product, #count, #threshold',
         ExpressionAttributeNames: { '#store': settings.table.partitionKey, '#product': settings.table.sortKey, '#count': 'count', '#threshold': 'threshold' },
         ExpressionAttributeValues: { ':prefix': scenario.storePrefix },
+        // A verdict on what was written, not on a replica that may lag behind it.
+        ConsistentRead: true,
         ExclusiveStartKey: start,
       }),
     );
