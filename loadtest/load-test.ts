@@ -13,7 +13,7 @@ import { StackTarget } from './stack';
 import type { FileRun, Progress, Target, TargetRun } from './target';
 import { compareAlerts, compareRejects, Mismatches, verifyTable } from './verify';
 
-export const defaultDataDirectory = join(__dirname, '.data');
+const defaultDataDirectory = join(__dirname, '.data');
 
 export interface LoadTestOptions {
   rows: number;
@@ -45,7 +45,7 @@ export interface LoadTestResult {
 }
 
 /** Time-ordered and unique enough: milliseconds in base 36 and a random pair of characters. */
-export function newRunId(): string {
+function newRunId(): string {
   return `${Date.now().toString(36)}${randomBytes(2).readUInt16BE(0).toString(36).padStart(2, '0').slice(-2)}`.toUpperCase();
 }
 

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { csvHeader, RowSource, type GeneratedRow } from '../bench/generate';
 import { Prng } from '../test/support/prng';
 
-export const defaultScenarioThreshold = 10;
+const defaultScenarioThreshold = 10;
 
 /** Share of the item universe a night lists: the rest keep last night's state or stay absent. */
 const nightCoverage = 0.8;

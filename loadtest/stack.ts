@@ -27,7 +27,7 @@ const pollMs = 5_000;
 const settleMs = 60_000;
 
 /** A stack that lacks what the load test needs, or a wait that ran out: one sentence to act on. */
-export class StackTargetError extends Error {
+class StackTargetError extends Error {
   override name = 'StackTargetError';
 }
 
