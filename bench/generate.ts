@@ -10,6 +10,7 @@
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { once } from 'node:events';
+import { Prng } from '../test/support/prng';
 
 export const csvHeader = 'store,product,count,threshold\n';
 
@@ -36,18 +37,6 @@ const adjectives = ['Steel', 'Garden', 'Blue', 'Large', 'Compact', 'Organic', 'H
 const nouns = ['Widget', 'Hose', 'Pipe', 'Lamp', 'Drill', 'Kettle', 'Brûlée Set', 'Shelf', 'Bolt Pack', 'Planter', 'Cable', 'Fan'];
 const sizes = ['large', 'small', '10 pack', 'XL', 'red', '2 m'];
 
-/** mulberry32: small, fast and good enough to make the same file twice. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
@@ -64,7 +53,8 @@ export class RowSource {
   private readonly badShare: number;
 
   constructor(shape: CsvShape = {}) {
-    this.next = random(shape.seed ?? 20240601);
+    const prng = new Prng(shape.seed ?? 20240601);
+    this.next = () => prng.next();
     this.storePrefix = shape.storePrefix ?? '';
     this.thresholdShare = shape.thresholdShare ?? 0.04;
     this.badShare = shape.badShare ?? 0.001;

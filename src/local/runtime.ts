@@ -229,11 +229,7 @@ export class LocalPipeline {
     const moto = options.endpoint ? undefined : await startMoto();
     const endpoint = options.endpoint ?? moto!.endpoint;
     try {
-      const clients = createAwsClients({
-        endpoint,
-        region: process.env.AWS_REGION ?? 'us-east-1',
-        credentials: localEndpointCredentials(),
-      });
+      const clients = createAwsClients({ endpoint, credentials: localEndpointCredentials() });
       oneRequestAtATime(clients.sqs);
       const resources = await ensureResources(clients, options.stage ?? settings.stage.local);
       const pipeline = new LocalPipeline(endpoint, clients, resources, moto, options);
