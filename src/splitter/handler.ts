@@ -93,21 +93,11 @@ export function createSplitterHandler(deps: SplitterDependencies) {
       await rejects.abort().catch(() => undefined);
       throw error;
     }
+    const { bucket, key, etag, versionId, eventTime, stamp } = upload;
+    const { lines: _lines, ...outcome } = result;
     const report: UploadReport = {
-      upload: {
-        bucket: upload.bucket,
-        key: upload.key,
-        etag: upload.etag,
-        versionId: upload.versionId,
-        eventTime: upload.eventTime,
-        stamp: upload.stamp,
-      },
-      status: result.status,
-      reason: result.reason,
-      rowsRead: result.rowsRead,
-      rowsAccepted: result.rowsAccepted,
-      rowsRejected: result.rowsRejected,
-      messages: result.messages,
+      upload: { bucket, key, etag, versionId, eventTime, stamp },
+      ...outcome,
       rejectsKey: rejectsKey(upload.key),
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
