@@ -8,7 +8,7 @@ import type { Node } from 'constructs';
 import { settings } from '../src/shared/settings';
 
 const devStage = settings.stage.default;
-const prodStage = 'prod';
+const prodStage = settings.stage.production;
 const stages = [devStage, prodStage] as const;
 export type Stage = (typeof stages)[number];
 

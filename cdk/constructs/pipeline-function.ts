@@ -25,7 +25,6 @@ export interface PipelineFunctionProps {
 }
 
 const projectRoot = join(__dirname, '..', '..');
-const logLevel = 'INFO';
 
 function logRetention(days: number): RetentionDays {
   const retention = Object.values(RetentionDays).find((value) => value === days);
@@ -67,7 +66,7 @@ export class PipelineFunction extends NodejsFunction {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: settings.observability.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: settings.observability.metricsNamespace,
-        POWERTOOLS_LOG_LEVEL: logLevel,
+        POWERTOOLS_LOG_LEVEL: settings.observability.logLevel,
         NODE_OPTIONS: '--enable-source-maps',
       },
       depsLockFilePath: join(projectRoot, 'package-lock.json'),

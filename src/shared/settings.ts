@@ -32,7 +32,8 @@ export function resourceNames(stage: string) {
 export type ResourceNames = ReturnType<typeof resourceNames>;
 
 export const settings = {
-  stage: { local: 'local', default: 'dev' },
+  /** `local`: the local runtime; `dev` (the default) and `prod`: the stacks `cdk deploy` makes. */
+  stage: { local: 'local', default: 'dev', production: 'prod' },
 
   uploads: {
     /** Objects under this prefix are uploads; notifications are filtered on it. */
@@ -132,6 +133,8 @@ export const settings = {
   observability: {
     metricsNamespace: 'InventoryPipeline',
     serviceName: 'inventory-pipeline',
+    /** The deployed functions' Powertools log level. */
+    logLevel: 'INFO',
     logRetentionDays: 30,
   },
 

@@ -33,9 +33,10 @@ export async function applyRow(row: StampedRow, table: InventoryTable): Promise<
 }
 
 /**
- * Drops the rows of `rows` that a later row of the same item in the same message supersedes, so the
- * stream (and the alerter) never sees a state the file does not end in. A superseded row that sets
- * a threshold is kept: its threshold still applies (see applyRow) unless a later one replaces it.
+ * Drops the rows of `rows` that a later row of the same item in the same message supersedes: they
+ * could only show the stream (and so the alerter) a count the file does not end in, and cost a
+ * write each. A superseded row that sets a threshold is kept — its threshold still applies (see
+ * applyRow) unless a later one replaces it — and may therefore still be written first.
  */
 export function withoutSupersededRows(rows: readonly StampedRow[]): StampedRow[] {
   const newest = new Map<string, StampedRow>();
