@@ -31,6 +31,8 @@ import type { Context, DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQ
 import { visibilityTimeoutSeconds } from '../shared/settings';
 
 const recheckMs = 25;
+/** Lambda reads each shard of a DynamoDB stream about four times a second. */
+const shardPollIntervalMs = 250;
 
 /**
  * Waits between polls that found nothing: briefly at first, then longer (up to 250 ms). Every poll
@@ -114,9 +116,51 @@ export class SqsEventSource {
     private readonly region = 'us-east-1',
   ) {}
 
-  /** Polls until `upstreamDone()` holds and the queue is empty with nothing in flight. */
+  /**
+   * Receives until `upstreamDone()` holds and the queue is empty with nothing in flight. One
+   * receiver feeds up to `concurrency` invocations at once, as Lambda's pollers feed a function's
+   * concurrent instances: while every message is in flight, one idle receiver asks the queue, not
+   * one per instance.
+   */
   async drain(upstreamDone: () => boolean): Promise<void> {
-    await Promise.all(Array.from({ length: this.options.concurrency }, () => this.poll(upstreamDone)));
+    const idle = new IdleBackoff();
+    const running = new Set<Promise<void>>();
+    let failed: { error: unknown } | undefined;
+    try {
+      for (;;) {
+        if (failed) throw failed.error;
+        if (running.size >= this.options.concurrency) {
+          await Promise.race(running);
+          continue;
+        }
+        const messages = await this.receive();
+        if (messages.length > 0) {
+          idle.reset();
+          const invocation: Promise<void> = this.invoke(messages)
+            .catch((error: unknown) => void (failed ??= { error }))
+            .finally(() => running.delete(invocation));
+          running.add(invocation);
+          continue;
+        }
+        // Messages in flight keep the queue from being empty: only ask once nothing is running.
+        if (running.size === 0 && upstreamDone() && (await this.isEmpty())) return;
+        await Promise.race([idle.wait(), ...running]);
+      }
+    } finally {
+      await Promise.all(running);
+    }
+  }
+
+  private async receive(): Promise<Message[]> {
+    const { Messages = [] } = await this.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.queue.url,
+        MaxNumberOfMessages: this.options.batchSize,
+        MessageSystemAttributeNames: ['All'],
+        WaitTimeSeconds: 0,
+      }),
+    );
+    return Messages;
   }
 
   private async depth(): Promise<number> {
@@ -141,27 +185,6 @@ export class SqsEventSource {
     if ((await this.depth()) > 0) return false;
     await sleep(recheckMs);
     return (await this.depth()) === 0;
-  }
-
-  private async poll(upstreamDone: () => boolean): Promise<void> {
-    const idle = new IdleBackoff();
-    for (;;) {
-      const { Messages = [] } = await this.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: this.queue.url,
-          MaxNumberOfMessages: this.options.batchSize,
-          MessageSystemAttributeNames: ['All'],
-          WaitTimeSeconds: 0,
-        }),
-      );
-      if (Messages.length === 0) {
-        if (upstreamDone() && (await this.isEmpty())) return;
-        await idle.wait();
-        continue;
-      }
-      idle.reset();
-      await this.invoke(Messages);
-    }
   }
 
   private setVisibility(messages: readonly Message[], seconds: number) {
@@ -267,22 +290,31 @@ export class DynamoStreamEventSource {
     );
   }
 
-  /** Delivers records until `upstreamDone()` holds and every shard has been read to its end. */
+  /**
+   * Delivers records until `upstreamDone()` holds and every shard has been read to its end. Like
+   * Lambda, it reads a shard about four times a second, and at once again while pages come back
+   * full: records written in between arrive together, as one invocation, instead of one poll per
+   * write.
+   */
   async drain(upstreamDone: () => boolean): Promise<void> {
-    const idle = new IdleBackoff();
     for (;;) {
       const done = upstreamDone();
+      const polledAt = Date.now();
       let delivered = 0;
-      for (const shard of this.shards) delivered += await this.readShard(shard);
-      if (delivered > 0) idle.reset();
-      else if (done) return;
-      else await idle.wait();
+      let backlog = false;
+      for (const shard of this.shards) {
+        const read = await this.readShard(shard);
+        delivered += read.delivered;
+        backlog ||= read.pageFull;
+      }
+      if (delivered === 0 && done) return;
+      if (!backlog) await sleep(Math.max(0, shardPollIntervalMs - (Date.now() - polledAt)));
     }
   }
 
-  /** Reads and delivers one batch from the shard; returns how many records it delivered. */
-  private async readShard(shard: ShardCursor): Promise<number> {
-    if (shard.iterator === undefined) return 0;
+  /** Reads and delivers one page from the shard: how many records it delivered, and whether the page was full. */
+  private async readShard(shard: ShardCursor): Promise<{ delivered: number; pageFull: boolean }> {
+    if (shard.iterator === undefined) return { delivered: 0, pageFull: false };
     const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.options.batchSize }));
     shard.iterator = page.NextShardIterator;
     const sequence = (record: StreamRecord) => BigInt(record.dynamodb?.SequenceNumber ?? '0');
@@ -292,12 +324,13 @@ export class DynamoStreamEventSource {
       // polling it again would spin forever.
       throw new Error(`the stream's shard ${shard.shardId} returned already delivered records again: its iterator is not advancing`);
     }
-    if (records.length === 0) return 0;
+    const pageFull = (page.Records ?? []).length >= this.options.batchSize;
+    if (records.length === 0) return { delivered: 0, pageFull };
     shard.delivered = sequence(records.at(-1)!);
     const events = records.map((r) => toDynamoDBRecord(r, this.streamArn));
     for (let attempt = 0; ; attempt += 1) {
       const failedFrom = await this.invoke(events);
-      if (failedFrom === undefined) return records.length;
+      if (failedFrom === undefined) return { delivered: records.length, pageFull };
       if (attempt >= this.options.retryAttempts) {
         await this.sqs.send(
           new SendMessageCommand({
@@ -314,7 +347,7 @@ export class DynamoStreamEventSource {
             }),
           }),
         );
-        return records.length;
+        return { delivered: records.length, pageFull };
       }
       // Retry from the first failed record, with the records after it, as Lambda does.
       const index = events.findIndex((e) => e.dynamodb?.SequenceNumber === failedFrom);

@@ -14,6 +14,11 @@ export interface MotoServer {
 const bootstrap = `
 import logging, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
+import moto.backends
+# moto lists its own package directory (~200 stat calls) on every request to find the service;
+# the list cannot change while the server runs, so list it once.
+_modules = tuple(moto.backends.list_of_moto_modules())
+moto.backends.list_of_moto_modules = lambda: iter(_modules)
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()

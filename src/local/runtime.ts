@@ -349,11 +349,12 @@ export class LocalPipeline {
       this.uploads.drain(uploadsAnnounced).finally(() => (splitterDone = true)),
       this.rows.drain(() => splitterDone).finally(() => (writerDone = true)),
       this.stream.drain(() => writerDone).finally(() => (alerterDone = true)),
-      // Alerts are taken as they arrive: a queue left to fill up gets slow to read on moto.
+      // Alerts are taken as they arrive (a queue left to fill up gets slow to read on moto), about
+      // once a second: each look costs the local AWS a request, shared with the writes.
       (async () => {
         while (!alerterDone) {
           await this.captureAlerts();
-          await new Promise((resolve) => setTimeout(resolve, 200));
+          await new Promise((resolve) => setTimeout(resolve, 1000));
         }
         await this.captureAlerts();
       })(),

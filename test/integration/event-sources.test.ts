@@ -1,0 +1,144 @@
+/**
+ * The local runtime's event source mappings against moto: an SQS source runs up to `concurrency`
+ * invocations at once and delivers every message exactly once when handlers succeed; a failed
+ * item comes back and is retried; a stream source hands records written in a burst to the function
+ * in few invocations, in order, each record once.
+ */
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DynamoStreamEventSource, SqsEventSource } from '../../src/local/event-sources';
+import { ensureResources, type LocalResources } from '../../src/local/resources';
+import { oneRequestAtATime } from '../../src/local/serialize';
+import { startMotoWithClients, type Moto } from '../support/aws';
+
+let moto: Moto;
+let resources: LocalResources;
+
+beforeAll(async () => {
+  moto = await startMotoWithClients();
+  oneRequestAtATime(moto.clients.sqs);
+  resources = await ensureResources(moto.clients, 'it-sources');
+});
+
+afterAll(async () => {
+  await moto?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function sendBodies(sqs: SQSClient, queueUrl: string, bodies: string[]): Promise<void> {
+  for (let start = 0; start < bodies.length; start += 10) {
+    const { Failed = [] } = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: bodies.slice(start, start + 10).map((body, index) => ({ Id: String(index), MessageBody: body })),
+      }),
+    );
+    expect(Failed).toEqual([]);
+  }
+}
+
+function sqsSource(handler: (event: SQSEvent) => Promise<SQSBatchResponse | void>, concurrency: number) {
+  return new SqsEventSource(
+    moto.clients.sqs,
+    { url: resources.workQueueUrl, arn: resources.workQueueArn },
+    { name: 'writer', timeoutSeconds: 60, handler },
+    { batchSize: 1, concurrency, retryDelaySeconds: 0 },
+  );
+}
+
+test('an SQS source runs at most `concurrency` invocations at once, reaches that concurrency, and delivers each message once', async () => {
+  const bodies = Array.from({ length: 12 }, (_, index) => `message-${index}`);
+  await sendBodies(moto.clients.sqs, resources.workQueueUrl, bodies);
+  const delivered: string[] = [];
+  let running = 0;
+  let mostRunning = 0;
+  const source = sqsSource(async (event) => {
+    running += 1;
+    mostRunning = Math.max(mostRunning, running);
+    await sleep(150);
+    delivered.push(...event.Records.map((record) => record.body));
+    running -= 1;
+  }, 3);
+
+  await source.drain(() => true);
+
+  expect(mostRunning).toBe(3);
+  expect([...delivered].sort()).toEqual([...bodies].sort());
+  expect(await source.isEmpty()).toBe(true);
+});
+
+test('an SQS source gives a message whose item failed back to the function until it succeeds, and deletes the rest', async () => {
+  await sendBodies(moto.clients.sqs, resources.workQueueUrl, ['fine', 'flaky']);
+  const attempts = new Map<string, number>();
+  const source = sqsSource(async (event) => {
+    const failures = [];
+    for (const record of event.Records) {
+      const attempt = (attempts.get(record.body) ?? 0) + 1;
+      attempts.set(record.body, attempt);
+      if (record.body === 'flaky' && attempt < 3) failures.push({ itemIdentifier: record.messageId });
+    }
+    return { batchItemFailures: failures };
+  }, 2);
+
+  await source.drain(() => true);
+
+  expect(Object.fromEntries(attempts)).toEqual({ fine: 1, flaky: 3 });
+  expect(await source.isEmpty()).toBe(true);
+});
+
+test('an SQS source waits for its upstream: messages sent after drain() started are delivered before it returns', async () => {
+  let upstreamDone = false;
+  const delivered: string[] = [];
+  const source = sqsSource(async (event) => {
+    delivered.push(...event.Records.map((record) => record.body));
+  }, 2);
+
+  const draining = source.drain(() => upstreamDone);
+  await sleep(300);
+  await sendBodies(moto.clients.sqs, resources.workQueueUrl, ['late-1', 'late-2']);
+  upstreamDone = true;
+  await draining;
+
+  expect(delivered.sort()).toEqual(['late-1', 'late-2']);
+});
+
+test('a stream source delivers records written in a burst in order, each once, in far fewer invocations than writes', async () => {
+  const invocations: DynamoDBStreamEvent[] = [];
+  const source = new DynamoStreamEventSource(
+    moto.clients.streams,
+    moto.clients.sqs,
+    resources.streamArn,
+    {
+      name: 'alerter',
+      timeoutSeconds: 60,
+      handler: async (event) => {
+        invocations.push(event);
+        return { batchItemFailures: [] };
+      },
+    },
+    { batchSize: 100, retryAttempts: 2, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
+  );
+  await source.startAtLatest();
+
+  const writes = 60;
+  let writesDone = false;
+  const draining = source.drain(() => writesDone);
+  for (let index = 0; index < writes; index += 1) {
+    await moto.clients.documents.send(
+      new PutCommand({ TableName: resources.table, Item: { store: 'S-burst', product: `P${String(index).padStart(3, '0')}`, count: index } }),
+    );
+  }
+  writesDone = true;
+  await draining;
+
+  const records = invocations.flatMap((event) => event.Records);
+  const products = records.map((record) => record.dynamodb?.Keys?.product?.S);
+  const sequence = records.map((record) => BigInt(record.dynamodb!.SequenceNumber!));
+  expect(new Set(products)).toEqual(new Set(Array.from({ length: writes }, (_, index) => `P${String(index).padStart(3, '0')}`)));
+  expect(sequence).toEqual([...sequence].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  expect(new Set(sequence).size).toBe(sequence.length);
+  // One poll per write would mean `writes` invocations; reading about four times a second batches them.
+  expect(invocations.length).toBeLessThanOrEqual(writes / 3);
+});
