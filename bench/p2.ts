@@ -2,8 +2,8 @@
  * P2: peak RSS of the splitter's core at 1M and 10M rows, each in a fresh child process
  * (p2-child.ts) so the number is that run's alone. Flat means the stream never accumulates.
  *
- * The child is bundled with esbuild and run by plain node, as the stack ships the splitter
- * (NodejsFunction bundles with esbuild): under tsx the process would also carry tsx's loader
+ * The child is bundled with esbuild and run by plain node with the splitter's NODE_OPTIONS, as the
+ * stack ships and configures the splitter (NodejsFunction bundles with esbuild): under tsx the process would also carry tsx's loader
  * thread and compiled sources, ~40 MB that no deployed function has.
  */
 import { execFile } from 'node:child_process';
@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildSync } from 'esbuild';
+import { nodeOptionsOf } from '../src/shared/settings';
 import type { P2ChildResult } from './p2-child';
 
 export interface P2Result {
@@ -32,8 +33,15 @@ function bundleChild(): string {
   return outfile;
 }
 
+/** The splitter's NODE_OPTIONS on Lambda (the stack sets them from the settings). */
+const deployedNodeOptions = nodeOptionsOf('splitter');
+
 async function child(script: string, rows: number): Promise<P2ChildResult> {
-  const { stdout } = await run(process.execPath, [script, String(rows)], { cwd: join(__dirname, '..'), maxBuffer: 1024 * 1024 });
+  const { stdout } = await run(process.execPath, [script, String(rows)], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, NODE_OPTIONS: deployedNodeOptions },
+    maxBuffer: 1024 * 1024,
+  });
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as P2ChildResult;
 }
 
@@ -56,7 +64,7 @@ export async function runP2(options: { sizes?: [number, number]; log?: (line: st
     rss1mMB,
     rss10mMB,
     growth: Math.round((rss10mMB / rss1mMB) * 1000) / 1000,
-    runtime: `node ${process.version}, p2-child.ts bundled with esbuild (as deployed), default V8 heap flags`,
+    runtime: `node ${process.version}, p2-child.ts bundled with esbuild and run with the splitter's NODE_OPTIONS (${deployedNodeOptions}), as deployed`,
     runs,
   };
 }

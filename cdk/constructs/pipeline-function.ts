@@ -11,7 +11,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel as BundlingLogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { settings } from '../../src/shared/settings';
+import { nodeOptionsOf, settings } from '../../src/shared/settings';
 
 /** The pipeline's parts; each has `src/<part>/handler.ts` and its own block in the settings. */
 export type PipelinePart = 'splitter' | 'writer' | 'alerter';
@@ -67,7 +67,7 @@ export class PipelineFunction extends NodejsFunction {
         POWERTOOLS_SERVICE_NAME: settings.observability.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: settings.observability.metricsNamespace,
         POWERTOOLS_LOG_LEVEL: settings.observability.logLevel,
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: nodeOptionsOf(props.part),
       },
       depsLockFilePath: join(projectRoot, 'package-lock.json'),
       projectRoot,

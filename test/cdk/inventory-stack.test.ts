@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import { MetricName, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
+import { MetricName, nodeOptionsOf, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 import type { PipelinePart } from '../../cdk/constructs/pipeline-function';
 import { synthesizePipeline, type SynthesizedPipeline } from './synth';
 import {
@@ -216,16 +216,23 @@ describe('functions', () => {
     expect(settings.splitter.timeoutSeconds).toBeLessThanOrEqual(Duration.minutes(15).toSeconds());
   });
 
-  test.each(parts)('%s: its environment names its resources and configures Powertools and source maps', (part) => {
+  test.each(parts)('%s: its environment names its resources and configures Powertools, source maps and its V8 heap', (part) => {
     expect(resourceOf(dev.template, id(constructOf(part))).Properties!.Environment).toEqual({
       Variables: {
         ...environmentOf[part](),
         POWERTOOLS_SERVICE_NAME: settings.observability.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: settings.observability.metricsNamespace,
         POWERTOOLS_LOG_LEVEL: expect.any(String),
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: nodeOptionsOf(part),
       },
     });
+  });
+
+  test('the splitter caps its young generation (a flat footprint whatever the file size); the others keep the defaults', () => {
+    const options = (part: (typeof parts)[number]) => (resourceOf(dev.template, id(constructOf(part))).Properties!.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS;
+    expect(options('splitter')).toBe(`--enable-source-maps --max-semi-space-size=${settings.splitter.maxSemiSpaceMb}`);
+    expect(options('writer')).toBe('--enable-source-maps');
+    expect(options('alerter')).toBe('--enable-source-maps');
   });
 
   test.each(parts)('%s: bundled locally by esbuild with a source map', (part) => {
