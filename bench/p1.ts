@@ -78,7 +78,7 @@ const median = (values: number[]): number => {
 
 export async function runP1(options: { rows?: number; rounds?: number; log?: (line: string) => void } = {}): Promise<P1Result> {
   const rows = options.rows ?? 1_000_000;
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? 5;
   const log = options.log ?? (() => undefined);
   const csv = csvInMemory(rows);
   log(`P1: ${rows} rows, ${(csv.bytes / 1024 / 1024).toFixed(1)} MiB in ${csv.chunks.length} chunks; warming up`);

@@ -60,12 +60,24 @@ export function isBlankRecord(record: readonly string[]): boolean {
   return record.length === 1 && record[0]!.trim() === '';
 }
 
+const { maxStoreBytes, maxProductBytes } = settings.csv;
 const wholeNumber = /^\d+$/;
 /** Unicode noncharacters SQS refuses in a message body (everything else is escaped by JSON). */
 const nonCharacter = /[\uFFFE\uFFFF]/;
 
 /** A whole number ≥ 0 that fits in a double exactly, or an error reason. */
 function parseCount(raw: string, column: string): number | string {
+  // Fast path, the common case: up to 15 ASCII digits (always a safe integer).
+  if (raw.length > 0 && raw.length <= 15) {
+    let value = 0;
+    let at = 0;
+    for (; at < raw.length; at += 1) {
+      const digit = raw.charCodeAt(at) - 48;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (at === raw.length) return value;
+  }
   if (!wholeNumber.test(raw)) {
     return raw === '' ? `${column} is empty` : `${column} '${truncate(raw)}' is not a whole number ≥ 0`;
   }
@@ -90,11 +102,11 @@ export function validateRow(record: readonly string[], header: CsvHeader, line: 
   if (store === '') return 'store is empty';
   if (product === '') return 'product is empty';
   // Fast path: a string of n UTF-16 units has at most 3n UTF-8 bytes.
-  if (store.length * 3 > settings.csv.maxStoreBytes && Buffer.byteLength(store) > settings.csv.maxStoreBytes) {
-    return `store is longer than ${settings.csv.maxStoreBytes} bytes (the DynamoDB partition key limit)`;
+  if (store.length * 3 > maxStoreBytes && Buffer.byteLength(store) > maxStoreBytes) {
+    return `store is longer than ${maxStoreBytes} bytes (the DynamoDB partition key limit)`;
   }
-  if (product.length * 3 > settings.csv.maxProductBytes && Buffer.byteLength(product) > settings.csv.maxProductBytes) {
-    return `product is longer than ${settings.csv.maxProductBytes} bytes (the DynamoDB sort key limit)`;
+  if (product.length * 3 > maxProductBytes && Buffer.byteLength(product) > maxProductBytes) {
+    return `product is longer than ${maxProductBytes} bytes (the DynamoDB sort key limit)`;
   }
   if (nonCharacter.test(store) || nonCharacter.test(product)) {
     return 'store or product contains U+FFFE/U+FFFF, which is not text';
