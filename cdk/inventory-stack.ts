@@ -16,6 +16,7 @@ import { PipelineFunction } from './constructs/pipeline-function';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring';
 import { DeadLetterQueue, SourceQueue } from './constructs/pipeline-queues';
 import { UploadsBucket } from './constructs/uploads-bucket';
+import { dropRedundantDependsOn } from './template-tidy';
 import type { Deployment } from './deployment';
 
 export interface InventoryStackProps extends StackProps {
@@ -146,5 +147,10 @@ export class InventoryStack extends Stack {
       AlertsDeadLetterQueueUrl: { value: alertDeadLetters.queueUrl, description: 'Stream batches the alerter gave up on' },
     };
     for (const [outputId, output] of Object.entries(outputs)) new CfnOutput(this, outputId, output);
+  }
+
+  /** The template as synthesized, without the DependsOn entries its references already imply. */
+  protected override _toCloudFormation(): unknown {
+    return dropRedundantDependsOn(super._toCloudFormation() as Parameters<typeof dropRedundantDependsOn>[0]);
   }
 }
