@@ -89,11 +89,25 @@ function truncate(text: string, max = 40): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
+/** Where `acceptRow` hands a valid row, field by field (the splitter's packer: no row object per record). */
+export interface RowSink {
+  row(store: string, product: string, count: number, threshold: number | null, line: number): void;
+}
+
 /**
  * Validates one data record against the header: the row to apply, or the reason it is rejected.
  * Fields are trimmed; `count` and a non-empty `threshold` must be whole numbers ≥ 0.
  */
 export function validateRow(record: readonly string[], header: CsvHeader, line: number): InventoryRow | string {
+  let row: InventoryRow | undefined;
+  const reason = acceptRow(record, header, line, {
+    row: (store, product, count, threshold) => (row = { store, product, count, threshold, line }),
+  });
+  return reason ?? row!;
+}
+
+/** `validateRow` for the hot path: a valid row goes to `sink`; a rejected row's reason is returned. */
+export function acceptRow(record: readonly string[], header: CsvHeader, line: number, sink: RowSink): string | undefined {
   if (record.length !== header.columns) {
     return `has ${record.length} field${record.length === 1 ? '' : 's'}, the header has ${header.columns}`;
   }
@@ -122,5 +136,6 @@ export function validateRow(record: readonly string[], header: CsvHeader, line: 
       threshold = parsed;
     }
   }
-  return { store, product, count, threshold, line };
+  sink.row(store, product, count, threshold, line);
+  return undefined;
 }

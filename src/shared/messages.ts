@@ -8,7 +8,7 @@
  * exceeds `maxBytes` (UTF-8), counted exactly as rows are added.
  */
 import { rowStamp, maxLine } from './upload';
-import type { InventoryRow } from './csv';
+import type { InventoryRow, RowSink } from './csv';
 
 export const messageVersion = 1;
 
@@ -49,14 +49,18 @@ export interface PackedMessage {
 
 /** Decimal digits of a whole number ≥ 0 (what JSON spends on it). */
 function digits(value: number): number {
-  let count = 1;
-  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) count += 1;
+  if (value < 10) return 1;
+  if (value < 100) return 2;
+  if (value < 1000) return 3;
+  if (value < 10000) return 4;
+  let count = 5;
+  for (let rest = Math.floor(value / 100000); rest >= 1; rest = Math.floor(rest / 10)) count += 1;
   return count;
 }
 
 /** Bytes a tuple takes in JSON when its strings are ASCII and need no escaping: `["s","p",7,null,2],` */
-function plainTupleBytes(row: InventoryRow): number {
-  return row.store.length + row.product.length + digits(row.count) + (row.threshold === null ? 4 : digits(row.threshold)) + digits(row.line) + 11;
+function plainTupleBytes(store: string, product: string, count: number, threshold: number | null, line: number): number {
+  return store.length + product.length + digits(count) + (threshold === null ? 4 : digits(threshold)) + digits(line) + 11;
 }
 
 /**
@@ -64,7 +68,7 @@ function plainTupleBytes(row: InventoryRow): number {
  * string were plain ASCII, filling to `fill` of the limit; each body is then measured exactly once,
  * and a body that non-ASCII text or escaping pushed over the limit is split in two.
  */
-export class RowBatchPacker {
+export class RowBatchPacker implements RowSink {
   private readonly head: string;
   private readonly overhead: number;
   private readonly budget: number;
@@ -85,11 +89,16 @@ export class RowBatchPacker {
   }
 
   add(row: InventoryRow): void {
-    const size = plainTupleBytes(row);
+    this.row(row.store, row.product, row.count, row.threshold, row.line);
+  }
+
+  /** `add`, field by field (a RowSink for csv.ts's acceptRow). */
+  row(store: string, product: string, count: number, threshold: number | null, line: number): void {
+    const size = plainTupleBytes(store, product, count, threshold, line);
     // The plain size is a lower bound: a row over the limit by it can never be sent.
-    if (this.overhead + size > this.maxBytes) throw new Error(`line ${row.line}: a row of ${size} bytes does not fit in a ${this.maxBytes}-byte message`);
+    if (this.overhead + size > this.maxBytes) throw new Error(`line ${line}: a row of ${size} bytes does not fit in a ${this.maxBytes}-byte message`);
     if (this.rows.length > 0 && this.bytes + size > this.budget) this.flush();
-    this.rows.push([row.store, row.product, row.count, row.threshold, row.line]);
+    this.rows.push([store, product, count, threshold, line]);
     this.bytes += size;
   }
 

@@ -12,7 +12,7 @@ import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type CsvError, type Options } from 'csv-parse';
-import { isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader } from '../shared/csv';
+import { acceptRow, isBlankRecord, parseHeader, UploadRejectedError, type CsvHeader } from '../shared/csv';
 import { RowBatchPacker } from '../shared/messages';
 import { maxLine, type Upload } from '../shared/upload';
 import type { SplitOutcome } from '../shared/report';
@@ -155,13 +155,9 @@ export async function splitUpload(options: SplitOptions): Promise<SplitResult> {
     }
     if (isBlankRecord(record)) return;
     rowsRead += 1;
-    const row = line > maxLine ? `the line number is beyond ${maxLine}, the last a version stamp can order` : validateRow(record, header, line);
-    if (typeof row === 'string') {
-      reject({ line, reason: row, record });
-    } else {
-      rowsAccepted += 1;
-      packer.add(row);
-    }
+    const reason = line > maxLine ? `the line number is beyond ${maxLine}, the last a version stamp can order` : acceptRow(record, header, line, packer);
+    if (reason === undefined) rowsAccepted += 1;
+    else reject({ line, reason, record });
   };
 
   const parser = new RecordParser(onRecord, {
