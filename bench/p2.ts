@@ -3,8 +3,9 @@
  * (p2-child.ts) so the number is that run's alone. Flat means the stream never accumulates.
  *
  * The child is bundled with esbuild and run by plain node with the splitter's NODE_OPTIONS, as the
- * stack ships and configures the splitter (NodejsFunction bundles with esbuild): under tsx the process would also carry tsx's loader
- * thread and compiled sources, ~40 MB that no deployed function has.
+ * stack ships and configures the splitter (NodejsFunction bundles with esbuild): under tsx the
+ * process would also carry tsx's loader thread and compiled sources, ~40 MB that no deployed
+ * function has.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
