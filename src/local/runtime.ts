@@ -345,16 +345,28 @@ export class LocalPipeline {
     let splitterDone = false;
     let writerDone = false;
     let alerterDone = false;
+    let wakeCapture = () => {};
     await Promise.all([
       this.uploads.drain(uploadsAnnounced).finally(() => (splitterDone = true)),
       this.rows.drain(() => splitterDone).finally(() => (writerDone = true)),
-      this.stream.drain(() => writerDone).finally(() => (alerterDone = true)),
+      this.stream.drain(() => writerDone).finally(() => {
+        alerterDone = true;
+        wakeCapture();
+      }),
       // Alerts are taken as they arrive (a queue left to fill up gets slow to read on moto), about
-      // once a second: each look costs the local AWS a request, shared with the writes.
+      // once a second: each look costs the local AWS a request, shared with the writes. The last
+      // look comes as soon as the alerter is done, not at the end of a second's wait.
       (async () => {
         while (!alerterDone) {
           await this.captureAlerts();
-          await new Promise((resolve) => setTimeout(resolve, 1000));
+          if (alerterDone) break;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 1000);
+            wakeCapture = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
         }
         await this.captureAlerts();
       })(),
