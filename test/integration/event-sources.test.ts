@@ -6,7 +6,7 @@
  */
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoStreamEventSource, SqsEventSource } from '../../src/local/event-sources';
 import { ensureResources, type LocalResources } from '../../src/local/resources';
 import { oneRequestAtATime } from '../../src/local/serialize';
@@ -141,4 +141,45 @@ test('a stream source delivers records written in a burst in order, each once, i
   expect(new Set(sequence).size).toBe(sequence.length);
   // One poll per write would mean `writes` invocations; reading about four times a second batches them.
   expect(invocations.length).toBeLessThanOrEqual(writes / 3);
+});
+
+test('stream records reach the function in Lambda’s shape: keys, both images, sequence number and creation time (the local runtime serves GetRecords itself)', async () => {
+  const invocations: DynamoDBStreamEvent[] = [];
+  const source = new DynamoStreamEventSource(
+    moto.clients.streams,
+    moto.clients.sqs,
+    resources.streamArn,
+    {
+      name: 'alerter',
+      timeoutSeconds: 60,
+      handler: async (event) => {
+        invocations.push(event);
+        return { batchItemFailures: [] };
+      },
+    },
+    { batchSize: 100, retryAttempts: 2, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
+  );
+  await source.startAtLatest();
+  const before = Date.now() / 1000;
+  const key = { store: 'S-shape', product: 'Bolt "M8", 50 mm é' };
+  await moto.clients.documents.send(new PutCommand({ TableName: resources.table, Item: { ...key, count: 5, tags: ['a', null, false, { n: 1.5 }] } }));
+  await moto.clients.documents.send(new PutCommand({ TableName: resources.table, Item: { ...key, count: 7 } }));
+  await source.drain(() => true);
+  const after = Date.now() / 1000;
+
+  const records = invocations.flatMap((event) => event.Records);
+  expect(records.map((record) => record.eventName)).toEqual(['INSERT', 'MODIFY']);
+  const [insert, modify] = records as [DynamoDBRecord, DynamoDBRecord];
+  expect(insert.dynamodb).toMatchObject({
+    Keys: { store: { S: key.store }, product: { S: key.product } },
+    NewImage: { count: { N: '5' }, tags: { L: [{ S: 'a' }, { NULL: true }, { BOOL: false }, { M: { n: { N: '1.5' } } }] } },
+    StreamViewType: 'NEW_AND_OLD_IMAGES',
+  });
+  expect(insert.dynamodb?.OldImage).toBeUndefined();
+  expect(modify.dynamodb).toMatchObject({ OldImage: { count: { N: '5' } }, NewImage: { count: { N: '7' } } });
+  expect(BigInt(modify.dynamodb!.SequenceNumber!)).toBeGreaterThan(BigInt(insert.dynamodb!.SequenceNumber!));
+  for (const record of records) {
+    expect(record.dynamodb!.ApproximateCreationDateTime).toBeGreaterThanOrEqual(Math.floor(before) - 1);
+    expect(record.dynamodb!.ApproximateCreationDateTime).toBeLessThanOrEqual(after + 1);
+  }
 });
