@@ -48,6 +48,27 @@ function sqsSource(handler: (event: SQSEvent) => Promise<SQSBatchResponse | void
   );
 }
 
+/** A stream source on the table's stream, from its current end, recording every invocation. */
+async function streamSource() {
+  const invocations: DynamoDBStreamEvent[] = [];
+  const source = new DynamoStreamEventSource(
+    moto.clients.streams,
+    moto.clients.sqs,
+    resources.streamArn,
+    {
+      name: 'alerter',
+      timeoutSeconds: 60,
+      handler: async (event) => {
+        invocations.push(event);
+        return { batchItemFailures: [] };
+      },
+    },
+    { batchSize: 100, retryAttempts: 2, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
+  );
+  await source.startAtLatest();
+  return { source, invocations };
+}
+
 test('an SQS source runs at most `concurrency` invocations at once, reaches that concurrency, and delivers each message once', async () => {
   const bodies = Array.from({ length: 12 }, (_, index) => `message-${index}`);
   await sendBodies(moto.clients.sqs, resources.workQueueUrl, bodies);
@@ -105,22 +126,7 @@ test('an SQS source waits for its upstream: messages sent after drain() started 
 });
 
 test('a stream source delivers records written in a burst in order, each once, in far fewer invocations than writes', async () => {
-  const invocations: DynamoDBStreamEvent[] = [];
-  const source = new DynamoStreamEventSource(
-    moto.clients.streams,
-    moto.clients.sqs,
-    resources.streamArn,
-    {
-      name: 'alerter',
-      timeoutSeconds: 60,
-      handler: async (event) => {
-        invocations.push(event);
-        return { batchItemFailures: [] };
-      },
-    },
-    { batchSize: 100, retryAttempts: 2, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
-  );
-  await source.startAtLatest();
+  const { source, invocations } = await streamSource();
 
   const writes = 60;
   let writesDone = false;
@@ -144,22 +150,7 @@ test('a stream source delivers records written in a burst in order, each once, i
 });
 
 test('stream records reach the function in Lambda’s shape: keys, both images, sequence number and creation time (the local runtime serves GetRecords itself)', async () => {
-  const invocations: DynamoDBStreamEvent[] = [];
-  const source = new DynamoStreamEventSource(
-    moto.clients.streams,
-    moto.clients.sqs,
-    resources.streamArn,
-    {
-      name: 'alerter',
-      timeoutSeconds: 60,
-      handler: async (event) => {
-        invocations.push(event);
-        return { batchItemFailures: [] };
-      },
-    },
-    { batchSize: 100, retryAttempts: 2, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
-  );
-  await source.startAtLatest();
+  const { source, invocations } = await streamSource();
   const before = Date.now() / 1000;
   const key = { store: 'S-shape', product: 'Bolt "M8", 50 mm é' };
   await moto.clients.documents.send(new PutCommand({ TableName: resources.table, Item: { ...key, count: 5, tags: ['a', null, false, { n: 1.5 }] } }));
