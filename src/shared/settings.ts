@@ -147,10 +147,13 @@ export const settings = {
 
   /** Environment variables the handlers read (set by the CDK stack; by the local runtime directly). */
   env: {
+    /** The rows queue: the splitter sends row batches to it; the writer re-sends rows it deferred (throttling). */
     workQueueUrl: 'WORK_QUEUE_URL',
     tableName: 'TABLE_NAME',
     topicArn: 'TOPIC_ARN',
     defaultThreshold: 'DEFAULT_THRESHOLD',
+    /** The alerts dead-letter queue: the alerter parks an alert it could not publish there, payload and all. */
+    alertDeadLetterQueueUrl: 'ALERT_DEAD_LETTER_QUEUE_URL',
   },
 } as const;
 
