@@ -10,7 +10,7 @@
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { once } from 'node:events';
-import { Prng } from '../test/support/prng';
+import { Prng } from '../src/shared/prng';
 
 export const csvHeader = 'store,product,count,threshold\n';
 

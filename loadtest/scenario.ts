@@ -18,7 +18,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { csvHeader, RowSource, type GeneratedRow } from '../bench/generate';
-import { Prng } from '../test/support/prng';
+import { Prng } from '../src/shared/prng';
 
 const defaultScenarioThreshold = 10;
 

@@ -16,7 +16,7 @@ import { decodeS3Key, rejectsKey, reportKey, rowStamp, uploadStamp } from '../..
 import { createSplitterHandler } from '../../src/splitter/handler';
 import { lambdaContext, quietLogger, receiveAll, sqsEvent, startMotoWithClients, type Moto } from '../support/aws';
 import { generateUpload } from '../support/csv-fixtures';
-import { Prng } from '../support/prng';
+import { Prng } from '../../src/shared/prng';
 
 let moto: Moto;
 let resources: LocalResources;

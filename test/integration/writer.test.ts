@@ -15,7 +15,7 @@ import { rowStamp, uploadStamp } from '../../src/shared/upload';
 import { DynamoInventoryTable } from '../../src/writer/dynamodb-table';
 import { createWriterHandler } from '../../src/writer/handler';
 import { lambdaContext, quietLogger, receiveAll, sqsEvent, startMotoWithClients, type Moto } from '../support/aws';
-import { Prng } from '../support/prng';
+import { Prng } from '../../src/shared/prng';
 
 const defaultThreshold = 10;
 const now = '2024-06-02T03:00:00.000Z';

@@ -4,7 +4,7 @@
  * that must be rejected. Lines are counted from the text as it is written, not by the code under test.
  */
 import type { InventoryRow } from '../../src/shared/csv';
-import { Prng } from './prng';
+import { Prng } from '../../src/shared/prng';
 
 /** Pieces of product names: multibyte characters, and everything RFC 4180 makes a field quote. */
 export const productPieces = ['a', 'Z', 'widget', ' ', ',', '"', '\n', '\r\n', 'é', '€', '日本', '🙂', 'x-1'];

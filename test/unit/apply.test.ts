@@ -9,7 +9,7 @@ import type { StampedRow } from '../../src/shared/messages';
 import { rowStamp, uploadStamp } from '../../src/shared/upload';
 import { applyRow, applyRows, withoutSupersededRows } from '../../src/writer/apply';
 import { InMemoryInventoryTable, itemKey, type StoredItem } from '../support/fake-table';
-import { Prng, seeds } from '../support/prng';
+import { Prng, seeds } from '../../src/shared/prng';
 
 const defaultThreshold = 10;
 

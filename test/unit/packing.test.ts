@@ -13,7 +13,7 @@ import { BatchSender, type BatchEntry, type SenderLimits } from '../../src/split
 import { splitUpload } from '../../src/splitter/split';
 import { CapturingQueue, CapturingRejects, readableOf } from '../support/capture';
 import { generateUpload, randomChunks, randomRow } from '../support/csv-fixtures';
-import { Prng, seeds } from '../support/prng';
+import { Prng, seeds } from '../../src/shared/prng';
 
 type Limits = SenderLimits & { maxMessageBytes: number };
 

@@ -13,7 +13,7 @@ import {
   uploadFromS3Record,
   uploadStamp,
 } from '../../src/shared/upload';
-import { Prng, seeds } from '../support/prng';
+import { Prng, seeds } from '../../src/shared/prng';
 
 const sign = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const compareNumbers = (a: bigint | number, b: bigint | number) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,6 +1,7 @@
 /**
- * A small seeded PRNG (mulberry32) for property tests: every run of a seed draws the same values,
- * so a failure is reproducible from the seed the test names.
+ * A small seeded PRNG (mulberry32): every run of a seed draws the same values, so a property test's
+ * failure, a load-test scenario or a run with injected faults is reproducible from its seed.
+ * Product code (load test, bench, the local runtime's fault injection) and tests share this one.
  */
 // Bound once: under jest every global lookup (Math) goes through the test context's slow global proxy.
 const { imul, floor } = Math;
