@@ -1,7 +1,9 @@
 /**
  * Alerter Lambda: the inventory table's stream (NEW_AND_OLD_IMAGES) → LOW_STOCK / RESTOCKED alerts
- * on SNS, with partial batch responses: a record whose alert could not be published is reported
- * failed, and the stream retries from it (bisecting, then the on-failure destination), so no
+ * on SNS, with partial batch responses. An alert SNS would not take after the publisher's retries
+ * is parked on the alerts dead-letter queue, payload and all (recoverable for 14 days with
+ * `inventory redrive --queue alerts`); a record whose alert could not even be parked is reported
+ * failed and the stream retries from it (bisecting, then the on-failure destination), so no
  * crossing is lost. Duplicate deliveries re-send the same alertId, which subscribers can dedupe on.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -13,10 +15,13 @@ import { defaultThresholdFromEnv, requireEnv } from '../shared/env';
 import { createLogger, lambdaMetrics, type PipelineMetrics } from '../shared/observability';
 import { MetricName, settings } from '../shared/settings';
 import { crossingsOf, type ItemImage } from './crossing';
+import { sqsParking, type ParkAlert } from './parking';
 import { AlertPublisher, snsPublishBatch, type PublishBatch } from './publisher';
 
 export interface AlerterDependencies {
   publishBatch: PublishBatch;
+  /** Where alerts go that could not be published (the alerts dead-letter queue). */
+  park: ParkAlert;
   defaultThreshold: number;
   logger: Logger;
   metrics: PipelineMetrics;
@@ -47,6 +52,7 @@ export function createAlerterHandler(deps: AlerterDependencies) {
     const publisher = new AlertPublisher(deps.publishBatch, {
       batchSize: settings.alerter.publishBatchSize,
       maxAttempts: settings.alerter.maxPublishAttempts,
+      park: deps.park,
     });
     const crossings = crossingsOf(
       event.Records.map((record) => ({
@@ -74,12 +80,14 @@ export function createAlerterHandler(deps: AlerterDependencies) {
           records: event.Records.length,
           crossings: crossings.size,
           published: publisher.published,
+          parked: publisher.parked,
           failedRecords: response.batchItemFailures.length,
         });
       }
       return response;
     } finally {
       metrics.add(MetricName.AlertsPublished, publisher.published);
+      metrics.add(MetricName.AlertsParked, publisher.parked);
       metrics.publish();
     }
   };
@@ -89,11 +97,15 @@ let lambdaHandler: ReturnType<typeof createAlerterHandler> | undefined;
 
 /** The Lambda entry point; configured from the environment the CDK stack sets. */
 export const handler = (event: DynamoDBStreamEvent, context: Context) => {
-  lambdaHandler ??= createAlerterHandler({
-    publishBatch: snsPublishBatch(createAwsClients().sns, requireEnv(settings.env.topicArn)),
-    defaultThreshold: defaultThresholdFromEnv(),
-    logger: createLogger('alerter'),
-    metrics: lambdaMetrics(),
-  });
+  if (lambdaHandler === undefined) {
+    const clients = createAwsClients();
+    lambdaHandler = createAlerterHandler({
+      publishBatch: snsPublishBatch(clients.sns, requireEnv(settings.env.topicArn)),
+      park: sqsParking(clients.sqs, requireEnv(settings.env.alertDeadLetterQueueUrl)),
+      defaultThreshold: defaultThresholdFromEnv(),
+      logger: createLogger('alerter'),
+      metrics: lambdaMetrics(),
+    });
+  }
   return lambdaHandler(event, context);
 };

@@ -1,11 +1,14 @@
 /**
  * Alerts as SNS messages, published with PublishBatch. Callers publish one alert at a time and get
  * a promise for it; alerts requested in the same tick are sent together (≤ 10 per request), entries
- * SNS reports as failed are retried with backoff, and an alert that still fails rejects its own
- * promise only — so the stream record behind it, and only that one, is reported as failed.
+ * SNS reports as failed are retried with backoff. An alert that still fails is parked on the alerts
+ * dead-letter queue, payload and all, and its promise resolves: the alert is kept for 14 days
+ * instead of with the stream's 24 hours. Only if parking fails too does its promise reject — so the
+ * stream record behind it, and only that one, is reported as failed and retried.
  */
 import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
 import type { Crossing } from './crossing';
+import type { ParkAlert } from './parking';
 
 export interface Alert extends Crossing {
   time: string;
@@ -86,6 +89,8 @@ interface Pending {
 export interface PublisherOptions {
   batchSize: number;
   maxAttempts: number;
+  /** Where an alert goes that could not be published; without it, its promise rejects. */
+  park?: ParkAlert;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -94,6 +99,7 @@ export class AlertPublisher {
   private scheduled = false;
   private readonly sleep: (ms: number) => Promise<void>;
   published = 0;
+  parked = 0;
 
   constructor(
     private readonly publishBatch: PublishBatch,
@@ -118,6 +124,22 @@ export class AlertPublisher {
     while (this.queue.length > 0) void this.send(this.queue.splice(0, this.options.batchSize));
   }
 
+  /** Parks an alert that could not be published; rejects its promise only if that fails too. */
+  private async giveUp(pending: Pending, error: Error): Promise<void> {
+    const { park } = this.options;
+    if (park === undefined) {
+      pending.reject(error);
+      return;
+    }
+    try {
+      await park(alertEntry(pending.alert, '0'), error.message);
+      this.parked += 1;
+      pending.resolve();
+    } catch (parkError) {
+      pending.reject(new PublishFailedError(`${error.message}; parking it on the dead-letter queue failed too (${(parkError as Error).message})`));
+    }
+  }
+
   private async send(batch: Pending[]): Promise<void> {
     let waiting = new Map(batch.map((pending, index) => [String(index), pending]));
     for (let attempt = 1; waiting.size > 0; attempt += 1) {
@@ -126,7 +148,7 @@ export class AlertPublisher {
         failures = await this.publishBatch([...waiting].map(([id, pending]) => alertEntry(pending.alert, id)));
       } catch (error) {
         // The whole request failed (after the SDK's own retries): every alert in it fails.
-        for (const pending of waiting.values()) pending.reject(error as Error);
+        await Promise.all([...waiting.values()].map((pending) => this.giveUp(pending, error as Error)));
         return;
       }
       const failed = new Map(failures.map((f) => [f.Id, f]));
@@ -137,13 +159,16 @@ export class AlertPublisher {
         }
       }
       const retry = new Map<string, Pending>();
+      const givingUp: Promise<void>[] = [];
       for (const [id, failure] of failed) {
         const pending = waiting.get(id);
         if (pending === undefined) continue;
         if (failure.SenderFault || attempt >= this.options.maxAttempts) {
-          pending.reject(new PublishFailedError(`SNS did not take alert ${pending.alert.alertId} (${failure.Code ?? 'error'}: ${failure.Message ?? 'no reason'})`));
+          const reason = `SNS did not take alert ${pending.alert.alertId} after ${attempt} attempt(s) (${failure.Code ?? 'error'}: ${failure.Message ?? 'no reason'})`;
+          givingUp.push(this.giveUp(pending, new PublishFailedError(reason)));
         } else retry.set(id, pending);
       }
+      await Promise.all(givingUp);
       waiting = retry;
       if (waiting.size > 0) await this.sleep(Math.min(2000, 50 * 2 ** attempt));
     }

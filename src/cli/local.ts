@@ -5,6 +5,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import type { InventoryItem } from '../shared/item';
+import type { FaultCounts, FaultSpec } from '../local/faults';
 import { LocalPipeline, type CapturedAlert, type FileOutcome, type LocalPipelineOptions } from '../local/runtime';
 
 export interface LocalCommandOptions {
@@ -12,6 +13,8 @@ export interface LocalCommandOptions {
   threshold?: number;
   json?: boolean;
   logLevel?: string;
+  /** Faults injected below the handlers (`--faults`, parsed). */
+  faults?: FaultSpec;
 }
 
 export interface RunSummary {
@@ -27,19 +30,25 @@ export interface RunSummary {
   deadLettered: number;
   seconds: number;
   rowsPerSecond: number;
+  /** Faults injected (`--faults`); all 0 without it. */
+  faults: FaultCounts;
 }
 
 export interface LocalRunDocument {
   endpoint: string;
   resources: { bucket: string; table: string; queue: string; deadLetterQueue: string; topic: string; uploadQueue: string; uploadDeadLetterQueue: string; alertDeadLetterQueue: string };
   summary: RunSummary;
+  /** The same counts as `summary.faults`, at the top for scripts that look there. */
+  faults: FaultCounts;
   files: Omit<FileOutcome, 'rejects' | 'alerts'>[];
   rejects: { file: string; line: number; reason: string }[];
   failedFiles: { file: string; reason: string }[];
   alerts: (Pick<CapturedAlert, 'type' | 'store' | 'product' | 'count' | 'previousCount' | 'threshold' | 'alertId' | 'time' | 'upload'> & { file: string })[];
 }
 
-export function summarize(outcomes: readonly FileOutcome[], seconds: number): RunSummary {
+const noneInjected: FaultCounts = { throttled: 0, duplicated: 0, crashed: 0, publishFailed: 0 };
+
+export function summarize(outcomes: readonly FileOutcome[], seconds: number, faults: FaultCounts = noneInjected): RunSummary {
   const total = (pick: (o: FileOutcome) => number) => outcomes.reduce((sum, o) => sum + pick(o), 0);
   const rowsRead = total((o) => o.rowsRead);
   return {
@@ -54,11 +63,13 @@ export function summarize(outcomes: readonly FileOutcome[], seconds: number): Ru
     deadLettered: total((o) => o.deadLettered),
     seconds: Math.round(seconds * 1000) / 1000,
     rowsPerSecond: seconds > 0 ? Math.round(rowsRead / seconds) : 0,
+    faults: { ...faults },
   };
 }
 
 export function runDocument(pipeline: LocalPipeline, outcomes: readonly FileOutcome[], seconds: number): LocalRunDocument {
   const { resources } = pipeline;
+  const summary = summarize(outcomes, seconds, pipeline.faults.counts);
   return {
     endpoint: pipeline.endpoint,
     resources: {
@@ -71,7 +82,8 @@ export function runDocument(pipeline: LocalPipeline, outcomes: readonly FileOutc
       uploadDeadLetterQueue: resources.uploadDeadLetterQueueUrl,
       alertDeadLetterQueue: resources.alertDeadLetterQueueUrl,
     },
-    summary: summarize(outcomes, seconds),
+    summary,
+    faults: summary.faults,
     files: outcomes.map(({ rejects: _rejects, alerts: _alerts, ...file }) => file),
     rejects: outcomes.flatMap((o) => o.rejects.map((r) => ({ file: o.file, line: r.line, reason: r.reason }))),
     failedFiles: outcomes.filter((o) => o.status === 'failed').map((o) => ({ file: o.file, reason: o.reason ?? 'unknown' })),
@@ -148,6 +160,13 @@ export function renderHuman(document: LocalRunDocument, items: readonly Inventor
       `${summary.duplicateAlerts > 0 ? ` (+${summary.duplicateAlerts} repeated deliveries)` : ''}, ` +
       `${summary.deadLettered} dead-lettered, ${summary.seconds.toFixed(2)} s, ${summary.rowsPerSecond} rows/s`,
   ];
+  const { faults } = summary;
+  if (Object.values(faults).some((count) => count > 0)) {
+    lines.push(
+      `Faults injected: ${faults.throttled} throttled UpdateItem attempts, ${faults.duplicated} duplicate deliveries, ` +
+        `${faults.crashed} crashed invocations, ${faults.publishFailed} failed alert publishes`,
+    );
+  }
   if (document.failedFiles.length > 0) {
     lines.push('', 'Failed files (nothing from them was applied):');
     for (const failed of document.failedFiles) lines.push(`  ${failed.file}: ${failed.reason}`);
@@ -183,7 +202,12 @@ function checkFiles(files: readonly string[]): void {
 
 export async function runLocal(files: string[], options: LocalCommandOptions): Promise<number> {
   checkFiles(files);
-  const pipelineOptions: LocalPipelineOptions = { endpoint: options.endpoint, defaultThreshold: options.threshold, logLevel: options.logLevel };
+  const pipelineOptions: LocalPipelineOptions = {
+    endpoint: options.endpoint,
+    defaultThreshold: options.threshold,
+    logLevel: options.logLevel,
+    faults: options.faults,
+  };
   const interactive = !options.json && process.stderr.isTTY === true;
   if (!options.json && !options.endpoint) process.stderr.write('Starting the local AWS (moto server)…\n');
   const pipeline = await LocalPipeline.start(pipelineOptions);

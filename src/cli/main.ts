@@ -1,12 +1,22 @@
 /** The `inventory` command. */
 import { Command, InvalidArgumentError } from 'commander';
-import { runLocal } from './local';
-import { runRedrive } from './redrive';
+import { FaultSpecError, parseFaultSpec, type FaultSpec } from '../local/faults';
+import { runLocal, type LocalCommandOptions } from './local';
+import { redrivableQueues, runRedrive } from './redrive';
 
 function wholeNumber(value: string): number {
   const parsed = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new InvalidArgumentError('must be a whole number ≥ 0.');
   return parsed;
+}
+
+function faultSpec(value: string): FaultSpec {
+  try {
+    return parseFaultSpec(value);
+  } catch (error) {
+    if (error instanceof FaultSpecError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
 }
 
 export function program(): Command {
@@ -25,11 +35,16 @@ export function program(): Command {
     .option('--threshold <n>', 'low-stock threshold for items no row gave one (default 10)', wholeNumber)
     .option('--json', 'print one JSON document instead of the human summary')
     .option('--log-level <level>', 'handler log level on stderr: DEBUG, INFO, WARN, ERROR, SILENT', 'SILENT')
+    .option(
+      '--faults <spec>',
+      'inject faults below the handlers, comma-separated name=value: throttle=P, throttle-burst=S, duplicate=P, crash=P, publish-fail=P, seed=N',
+      faultSpec,
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ inventory local samples/*.csv\n  $ inventory local --json --threshold 5 night1.csv night2.csv\n  $ inventory local --endpoint http://127.0.0.1:5000      # after a redrive',
+      '\nExamples:\n  $ inventory local samples/*.csv\n  $ inventory local --json --threshold 5 night1.csv night2.csv\n  $ inventory local --faults throttle=0.2,duplicate=0.3,crash=0.05,publish-fail=0.1,seed=7 samples/*.csv\n  $ inventory local --endpoint http://127.0.0.1:5000      # after a redrive',
     )
-    .action(async (files: string[], options: { endpoint?: string; threshold?: number; json?: boolean; logLevel?: string }) => {
+    .action(async (files: string[], options: LocalCommandOptions) => {
       process.exitCode = await runLocal(files, options);
     });
 
@@ -39,20 +54,29 @@ export function program(): Command {
       'Move dead-lettered messages back to the queue they came from (once their cause is fixed). ' +
         'Stale rows are skipped by the writer, so a redrive can never roll the table back.',
     )
-    .option('--queue <queue>', 'which dead-letter queue: rows or upload-events', 'rows')
+    .option('--queue <queue>', 'which dead-letter queue: rows, upload-events or alerts (parked alerts are published again)', 'rows')
     .option('--endpoint <url>', 'an AWS-compatible endpoint (default: AWS itself, with your credentials)')
     .option('--stage <stage>', 'the stack stage whose queues to use (default: dev on AWS, local with --endpoint)')
     .option('--max <n>', 'move at most this many messages', wholeNumber)
     .addHelpText(
       'after',
-      '\nExamples:\n  $ inventory redrive --stage prod --queue rows\n  $ inventory redrive --endpoint http://127.0.0.1:5000 --queue upload-events --max 10',
+      '\nExamples:\n  $ inventory redrive --stage prod --queue rows\n  $ inventory redrive --stage prod --queue alerts\n  $ inventory redrive --endpoint http://127.0.0.1:5000 --queue upload-events --max 10',
     )
     .action(async (options: { queue: string; endpoint?: string; stage?: string; max?: number }) => {
-      if (options.queue !== 'rows' && options.queue !== 'upload-events') {
-        throw new InvalidArgumentError(`--queue must be rows or upload-events, not '${options.queue}'`);
+      const queue = redrivableQueues.find((name) => name === options.queue);
+      if (queue === undefined) throw new InvalidArgumentError(`--queue must be ${redrivableQueues.join(', ')}, not '${options.queue}'`);
+      const result = await runRedrive({ ...options, queue });
+      if (queue !== 'alerts') {
+        process.stdout.write(`Moved ${result.moved} message(s) from ${result.from} back to ${result.to}.\n`);
+        return;
       }
-      const result = await runRedrive({ ...options, queue: options.queue });
-      process.stdout.write(`Moved ${result.moved} message(s) from ${result.from} back to ${result.to}.\n`);
+      process.stdout.write(`Published ${result.moved} parked alert(s) from ${result.from} to ${result.to} again (same alertIds).\n`);
+      if (result.left > 0) {
+        process.stdout.write(
+          `Left ${result.left} message(s) that are not parked alerts: the stream mapping's failure records, which only point at ` +
+            'stream records (kept 24 hours); see docs/deploy.md.\n',
+        );
+      }
     });
 
   return cli;

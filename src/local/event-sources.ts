@@ -29,6 +29,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { visibilityTimeoutSeconds } from '../shared/settings';
+import { duplicateOfAttribute } from './faults';
 
 const recheckMs = 25;
 /** Lambda reads each shard of a DynamoDB stream about four times a second. */
@@ -84,6 +85,12 @@ export interface SqsSourceOptions {
   /** Pollers (concurrent invocations) for this queue. */
   concurrency: number;
   retryDelaySeconds: number;
+  /**
+   * Fault injection (SQS's at-least-once delivery): whether a received message is delivered a
+   * second time. Its copy goes back on the queue, marked with `duplicateOfAttribute`, so a later
+   * batch delivers it again.
+   */
+  duplicates?: (message: Message) => boolean;
 }
 
 /** A received message as Lambda's SQS event source delivers it. */
@@ -157,9 +164,22 @@ export class SqsEventSource {
         QueueUrl: this.queue.url,
         MaxNumberOfMessages: this.options.batchSize,
         MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: this.options.duplicates ? [duplicateOfAttribute] : undefined,
         WaitTimeSeconds: 0,
       }),
     );
+    const { duplicates } = this.options;
+    if (duplicates !== undefined) {
+      for (const message of Messages.filter((m) => duplicates(m))) {
+        await this.sqs.send(
+          new SendMessageCommand({
+            QueueUrl: this.queue.url,
+            MessageBody: message.Body,
+            MessageAttributes: { [duplicateOfAttribute]: { DataType: 'String', StringValue: message.MessageId! } },
+          }),
+        );
+      }
+    }
     return Messages;
   }
 

@@ -18,6 +18,7 @@ import { Upload as S3Upload } from '@aws-sdk/lib-storage';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { createAlerterHandler } from '../alerter/handler';
+import { sqsParking } from '../alerter/parking';
 import { snsPublishBatch } from '../alerter/publisher';
 import { createAwsClients, destroyAwsClients, localEndpointCredentials, type AwsClients } from '../shared/aws';
 import { CountingMetrics } from '../shared/observability';
@@ -28,7 +29,9 @@ import { decodeS3Key, reportKey } from '../shared/upload';
 import { createSplitterHandler } from '../splitter/handler';
 import { DynamoInventoryTable } from '../writer/dynamodb-table';
 import { createWriterHandler } from '../writer/handler';
+import { sqsRowsQueue } from '../writer/rows-queue';
 import { DynamoStreamEventSource, SqsEventSource } from './event-sources';
+import { batchIdentity, FaultInjector, noFaults, type FaultSpec } from './faults';
 import { startMoto, type MotoServer } from './moto';
 import { oneRequestAtATime, oneWriteAtATime } from './serialize';
 import { ensureResources, type LocalResources } from './resources';
@@ -45,6 +48,8 @@ export interface LocalPipelineOptions {
   retryDelaySeconds?: number;
   /** Concurrent writer invocations. */
   writerConcurrency?: number;
+  /** Faults to inject below the handlers (`--faults`); none by default. */
+  faults?: FaultSpec;
   onInvoke?: InvocationObserver;
 }
 
@@ -145,6 +150,7 @@ async function readObject(s3: S3Client, bucket: string, key: string): Promise<st
 
 export class LocalPipeline {
   readonly metrics = new CountingMetrics();
+  readonly faults: FaultInjector;
   private rowsWritten = 0;
   private readonly captured = new Map<string, CapturedAlert>();
   private duplicateAlerts = 0;
@@ -156,6 +162,8 @@ export class LocalPipeline {
   private constructor(
     readonly endpoint: string,
     readonly clients: AwsClients,
+    /** The writer's: its table client makes as few SDK attempts as on Lambda (settings.writer.backPressure). */
+    private readonly writerClients: AwsClients,
     readonly resources: LocalResources,
     private readonly moto: MotoServer | undefined,
     options: LocalPipelineOptions,
@@ -163,6 +171,10 @@ export class LocalPipeline {
     const logLevel = options.logLevel ?? 'SILENT';
     const retryDelaySeconds = options.retryDelaySeconds ?? 1;
     const defaultThreshold = options.defaultThreshold ?? settings.inventory.defaultThreshold;
+    const faults = (this.faults = new FaultInjector(options.faults ?? noFaults));
+    for (const client of [clients.s3, clients.sqs, clients.sns, writerClients.dynamodb]) faults.crashableCalls(client);
+    faults.throttleUpdates(writerClients.dynamodb);
+    faults.failPublishes(clients.sns);
     const splitter = createSplitterHandler({
       s3: clients.s3,
       sqs: clients.sqs,
@@ -170,18 +182,26 @@ export class LocalPipeline {
       logger: localLogger('splitter', logLevel),
       metrics: this.metrics,
     });
-    const table = oneWriteAtATime(new DynamoInventoryTable(clients.documents, resources.table, defaultThreshold));
+    const table = oneWriteAtATime(new DynamoInventoryTable(writerClients.documents, resources.table, defaultThreshold));
+    const rowsQueue = sqsRowsQueue(clients.sqs, resources.workQueueUrl);
     const writer = createWriterHandler({
       // Counted as each row is written, so a progress bar moves within a long invocation.
       table: {
-        applyRow: (row) => table.applyRow(row).finally(() => (this.rowsWritten += 1)),
+        applyRow: (row) => table.applyRow(row).then((applied) => ((this.rowsWritten += 1), applied)),
         applyThreshold: (row) => table.applyThreshold(row),
+      },
+      // The local runtime's one difference in timing: what waits for minutes on AWS (a deferred
+      // batch's delay, a failed message's growing visibility timeout) waits `retryDelaySeconds`.
+      rowsQueue: {
+        sendLater: (body, delaySeconds) => rowsQueue.sendLater(body, Math.min(delaySeconds, retryDelaySeconds)),
+        retryAfter: (receiptHandle, seconds) => rowsQueue.retryAfter(receiptHandle, Math.min(seconds, retryDelaySeconds)),
       },
       logger: localLogger('writer', logLevel),
       metrics: this.metrics,
     });
     const alerter = createAlerterHandler({
       publishBatch: snsPublishBatch(clients.sns, resources.topicArn),
+      park: sqsParking(clients.sqs, resources.alertDeadLetterQueueUrl),
       defaultThreshold,
       logger: localLogger('alerter', logLevel),
       metrics: this.metrics,
@@ -191,7 +211,7 @@ export class LocalPipeline {
       <E, R>(name: FunctionName, handler: (event: E, context: Context) => Promise<R>) =>
       (event: E, context: Context): Promise<R> => {
         options.onInvoke?.(name, event);
-        return handler(event, context);
+        return faults.invoke(name, batchIdentity(event as { Records: unknown[] }), () => handler(event, context));
       };
     this.uploads = new SqsEventSource(
       clients.sqs,
@@ -204,7 +224,7 @@ export class LocalPipeline {
           return splitter(event, context);
         }),
       },
-      { batchSize: settings.splitter.batchSize, concurrency: 1, retryDelaySeconds },
+      { batchSize: settings.splitter.batchSize, concurrency: 1, retryDelaySeconds, duplicates: (m) => faults.duplicates('upload-events', m) },
     );
     this.rows = new SqsEventSource(
       clients.sqs,
@@ -214,6 +234,7 @@ export class LocalPipeline {
         batchSize: settings.writer.batchSize,
         concurrency: options.writerConcurrency ?? Math.min(settings.writer.maxConcurrency, 4),
         retryDelaySeconds,
+        duplicates: (m) => faults.duplicates('rows', m),
       },
     );
     this.stream = new DynamoStreamEventSource(
@@ -229,10 +250,12 @@ export class LocalPipeline {
     const moto = options.endpoint ? undefined : await startMoto();
     const endpoint = options.endpoint ?? moto!.endpoint;
     try {
-      const clients = createAwsClients({ endpoint, credentials: localEndpointCredentials() });
+      const credentials = localEndpointCredentials();
+      const clients = createAwsClients({ endpoint, credentials });
       oneRequestAtATime(clients.sqs);
+      const writerClients = createAwsClients({ endpoint, credentials, maxAttempts: settings.writer.backPressure.sdkMaxAttempts });
       const resources = await ensureResources(clients, options.stage ?? settings.stage.local);
-      const pipeline = new LocalPipeline(endpoint, clients, resources, moto, options);
+      const pipeline = new LocalPipeline(endpoint, clients, writerClients, resources, moto, options);
       // Alerts left over from an earlier run against the same endpoint are not this run's. (Not
       // PurgeQueue: SQS allows one purge a minute, and runs can follow each other faster.)
       await pipeline.captureAlerts();
@@ -247,6 +270,7 @@ export class LocalPipeline {
 
   async close(): Promise<void> {
     destroyAwsClients(this.clients);
+    destroyAwsClients(this.writerClients);
     await this.moto?.stop();
   }
 
@@ -401,6 +425,7 @@ export class LocalPipeline {
     const rowsTotal = Math.max(0, (await countLines(path)) - 1);
     let etag: string | undefined;
     const writtenBefore = this.rowsWritten;
+    this.faults.startFile();
     const activity = await this.measure(async () => {
       const progress = () => onProgress?.({ file, rowsDone: Math.min(this.rowsWritten - writtenBefore, rowsTotal), rowsTotal });
       const ticker = onProgress ? setInterval(progress, 200) : undefined;
@@ -433,6 +458,10 @@ export class LocalPipeline {
     } else {
       outcome.status = report.status;
       if (report.reason !== undefined) outcome.reason = report.reason;
+      // From the receipt, not the splitter's metrics: a duplicated or retried upload event makes the
+      // splitter read the file again, but the file has the rows it has.
+      outcome.rowsRead = report.rowsRead;
+      outcome.rowsRejected = report.rowsRejected;
       outcome.rejects = await this.rejectsOf(report);
     }
     return outcome;

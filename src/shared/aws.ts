@@ -16,6 +16,8 @@ export interface AwsOptions {
   endpoint?: string;
   region?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Attempts the SDK makes per call (default settings.aws.maxAttempts). */
+  maxAttempts?: number;
 }
 
 export interface AwsClients {
@@ -35,7 +37,7 @@ export function createAwsClients(options: AwsOptions = {}): AwsClients {
     ...(endpoint ? { endpoint } : {}),
     ...(region ? { region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    maxAttempts: settings.aws.maxAttempts,
+    maxAttempts: options.maxAttempts ?? settings.aws.maxAttempts,
     // A connection that never answers is abandoned and retried, rather than holding the
     // invocation until its own timeout.
     requestHandler: {

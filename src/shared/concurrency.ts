@@ -18,3 +18,63 @@ export function createLimiter(limit: number): Limiter {
     }
   };
 }
+
+/**
+ * A limiter whose limit follows the service's answer (additive increase, multiplicative decrease,
+ * as TCP does): `throttled()` halves it, down to `min`; every `limit` successes raise it by one, up
+ * to `max`. Halving happens at most once per round of in-flight tasks, so a burst of throttled
+ * answers to writes that were all sent at the old limit counts as one signal, not as many.
+ */
+export interface AdaptiveLimiter extends Limiter {
+  readonly limit: number;
+  throttled(): void;
+  succeeded(): void;
+}
+
+export function createAdaptiveLimiter(options: { max: number; min: number }): AdaptiveLimiter {
+  const { max, min } = options;
+  if (!Number.isInteger(min) || min < 1 || !Number.isInteger(max) || max < min) {
+    throw new Error(`adaptive limits must be whole numbers with 1 ≤ min ≤ max, got min ${min}, max ${max}`);
+  }
+  let limit = max;
+  let active = 0;
+  let successes = 0;
+  /** Tasks started since the last decrease: a throttle among the earlier ones is old news. */
+  let startedSinceDecrease = Number.POSITIVE_INFINITY;
+  const waiting: (() => void)[] = [];
+  const admit = () => {
+    while (active < limit && waiting.length > 0) {
+      active += 1;
+      startedSinceDecrease += 1;
+      waiting.shift()!();
+    }
+  };
+  const run = (async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active < limit && waiting.length === 0) {
+      active += 1;
+      startedSinceDecrease += 1;
+    } else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      active -= 1;
+      admit();
+    }
+  }) as AdaptiveLimiter;
+  Object.defineProperty(run, 'limit', { get: () => limit });
+  run.throttled = () => {
+    if (startedSinceDecrease < limit) return;
+    limit = Math.max(min, Math.floor(limit / 2));
+    successes = 0;
+    startedSinceDecrease = 0;
+  };
+  run.succeeded = () => {
+    successes += 1;
+    if (successes >= limit && limit < max) {
+      limit += 1;
+      successes = 0;
+      admit();
+    }
+  };
+  return run;
+}

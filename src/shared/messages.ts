@@ -5,7 +5,8 @@
  *    "rows":[["S12","Widget, large",7,null,2], …]}
  *
  * A message says which upload and which lines it carries. Rows are packed by size: a body never
- * exceeds `maxBytes` (UTF-8), counted exactly as rows are added.
+ * exceeds `maxBytes` (UTF-8), counted exactly as rows are added. Rows the writer could not apply in
+ * time because the table pushed back are re-sent in the same format with `"deferrals":n`.
  */
 import { rowStamp, maxLine } from './upload';
 import type { InventoryRow, RowSink } from './csv';
@@ -23,6 +24,8 @@ export interface BatchUpload {
 export interface RowBatch {
   v: typeof messageVersion;
   upload: BatchUpload;
+  /** How many times the writer has deferred these rows (throttling); absent from the splitter's messages. */
+  deferrals?: number;
   first: number;
   last: number;
   rows: RowTuple[];
@@ -79,9 +82,11 @@ export class RowBatchPacker implements RowSink {
     upload: BatchUpload,
     private readonly maxBytes: number,
     private readonly emit: (message: PackedMessage) => void,
-    fill = 0.9,
+    options: { fill?: number; deferrals?: number } = {},
   ) {
-    this.head = `{"v":${messageVersion},"upload":${JSON.stringify({ key: upload.key, stamp: upload.stamp })}`;
+    const { fill = 0.9, deferrals } = options;
+    const deferral = deferrals === undefined ? '' : `,"deferrals":${deferrals}`;
+    this.head = `{"v":${messageVersion},"upload":${JSON.stringify({ key: upload.key, stamp: upload.stamp })}${deferral}`;
     // Budget the envelope for the widest line numbers so the body can never outgrow maxBytes.
     this.overhead = Buffer.byteLength(`${this.head},"first":${maxLine},"last":${maxLine},"rows":[]}`);
     this.budget = Math.floor(maxBytes * fill) - this.overhead;
@@ -144,6 +149,7 @@ export function decodeRowBatch(body: string): RowBatch {
   if (!batch.upload || !isString(batch.upload.key) || !isString(batch.upload.stamp)) {
     throw new MessageDecodeError('message does not name its upload');
   }
+  if (batch.deferrals !== undefined && !isWhole(batch.deferrals)) throw new MessageDecodeError('message has a malformed deferral count');
   if (!Array.isArray(batch.rows)) throw new MessageDecodeError('message has no rows array');
   batch.rows.forEach((row, index) => {
     const valid =
@@ -169,4 +175,13 @@ export function stampedRows(batch: RowBatch): StampedRow[] {
     version: rowStamp(batch.upload.stamp, line),
     upload: batch.upload.key,
   }));
+}
+
+/** Re-packs rows of one upload (a deferred remainder) into as many messages as they need. */
+export function packRows(upload: BatchUpload, rows: readonly InventoryRow[], maxBytes: number, deferrals: number): PackedMessage[] {
+  const messages: PackedMessage[] = [];
+  const packer = new RowBatchPacker(upload, maxBytes, (message) => messages.push(message), { deferrals });
+  for (const row of rows) packer.add(row);
+  packer.flush();
+  return messages;
 }

@@ -102,8 +102,44 @@ export const settings = {
     maxBatchingWindowSeconds: 1,
     /** Event source mapping maximum concurrency: caps the write rate the table sees. */
     maxConcurrency: 10,
-    /** UpdateItem calls in flight within one invocation, across all messages of the batch. */
-    writeConcurrency: 32,
+    /**
+     * UpdateItem calls in flight within one invocation, at most, across all messages of the batch.
+     * One DynamoDB partition takes 1,000 write units a second; an UpdateItem of an item under 1 KB
+     * costs one (a failed condition too) and takes ~8 ms in the region, so one write in flight
+     * makes ~125 writes/s and 8 in flight ~1,000/s. A store's file puts all its rows on one
+     * partition key, so one invocation can fill, but not overrun, the partition it writes to;
+     * more in flight would only be throttled.
+     */
+    writeConcurrency: 8,
+    /**
+     * Throttling is back-pressure, never failure. The SDK retries a throttled write once (so an
+     * isolated throttle costs nothing), then the writer takes over: each throttled write halves
+     * the invocation's in-flight limit (additive increase brings it back, one per limit's worth of
+     * successes) and is retried after a jittered backoff, for as long as the invocation's time
+     * allows. Rows still not written when only `reserveMs` remain are re-sent to the rows queue as
+     * a new message, delayed, and the received message succeeds: a throttled message is never
+     * received again, so it can never reach the dead-letter queue — only a poison message, one that
+     * fails for any other reason, uses up maxReceiveCount.
+     */
+    backPressure: {
+      sdkMaxAttempts: 2,
+      minWriteConcurrency: 1,
+      /** Full-jitter exponential backoff between attempts of one throttled write. */
+      retryBaseMs: 50,
+      retryMaxMs: 5_000,
+      /** Time kept back from the invocation's timeout to re-send deferred rows and return. */
+      reserveMs: 10_000,
+      /** A deferred batch's delay: base × 2^(times deferred), at most SQS's 15-minute maximum. */
+      deferBaseSeconds: 30,
+      deferMaxSeconds: 900,
+    },
+    /**
+     * A message that failed (not throttling) is handed back for base × 2^(receives − 1) seconds
+     * (ChangeMessageVisibility) instead of the queue's fixed visibility timeout: 30, 60, 120, 240 s,
+     * so a transient fault clears quickly and a poison message reaches the dead-letter queue after
+     * maxReceiveCount receives within ~8 minutes.
+     */
+    failedRetryBaseSeconds: 30,
   },
 
   alerter: {
@@ -115,7 +151,11 @@ export const settings = {
     retryAttempts: 5,
     /** SNS PublishBatch takes at most 10 entries. */
     publishBatchSize: 10,
-    maxPublishAttempts: 6,
+    /**
+     * Attempts at an entry SNS reports failed (backoff doubling from 100 ms to 2 s: ~13 s in all,
+     * well inside the alerter's timeout) before the alert is parked on the alerts dead-letter queue.
+     */
+    maxPublishAttempts: 10,
   },
 
   queues: {
@@ -177,6 +217,10 @@ export const MetricName = {
   MessagesSent: 'MessagesSent',
   RowsApplied: 'RowsApplied',
   RowsSkipped: 'RowsSkipped',
+  /** Rows the writer could not apply within an invocation because of throttling, re-sent for later. */
+  RowsDeferred: 'RowsDeferred',
+  /** Alerts the alerter gave up publishing and parked, payload and all, on the alerts dead-letter queue. */
+  AlertsParked: 'AlertsParked',
   AlertsPublished: 'AlertsPublished',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];

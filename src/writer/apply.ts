@@ -8,7 +8,7 @@
  * not set one, exactly as if the files had arrived in order. So the final table depends only on the
  * set of rows, never on the order or the number of times they were delivered.
  */
-import type { Limiter } from '../shared/concurrency';
+import type { AdaptiveLimiter } from '../shared/concurrency';
 import type { StampedRow } from '../shared/messages';
 
 export type ThresholdRow = StampedRow & { threshold: number };
@@ -24,12 +24,53 @@ export interface InventoryTable {
 export interface ApplyResult {
   applied: number;
   skipped: number;
+  /** Rows that were pushed back (throttling) until the invocation's time ran out: to be re-sent. */
+  deferred: StampedRow[];
 }
 
-export async function applyRow(row: StampedRow, table: InventoryTable): Promise<boolean> {
-  if (await table.applyRow(row)) return true;
-  if (row.threshold !== null) await table.applyThreshold(row as ThresholdRow);
-  return false;
+/**
+ * How writes meet a service that pushes back. A write answered with back-pressure (throttling, a
+ * transient fault) is retried after `backoffMs`, with the in-flight limit lowered, for as long as
+ * `remainingMs` allows; a row that still is not written is deferred, never failed.
+ */
+export interface BackPressure {
+  limiter: AdaptiveLimiter;
+  /** Whether an error means "not now" (throttling, a transient fault) rather than "never". */
+  isBackPressure(error: unknown): boolean;
+  /** Milliseconds this invocation may still spend starting writes. */
+  remainingMs(): number;
+  /** The wait after a write was pushed back for the `pushedBack`-th time (jittered). */
+  backoffMs(pushedBack: number): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const deferred = Symbol('deferred');
+type Deferred = typeof deferred;
+
+/** One write under back-pressure: its result, or `deferred` when the time ran out first. */
+async function write<T>(attempt: () => Promise<T>, pressure: BackPressure): Promise<T | Deferred> {
+  for (let pushedBack = 1; ; pushedBack += 1) {
+    try {
+      const result = await pressure.limiter<T | Deferred>(() => (pressure.remainingMs() > 0 ? attempt() : Promise.resolve(deferred)));
+      if (result !== deferred) pressure.limiter.succeeded();
+      return result;
+    } catch (error) {
+      if (!pressure.isBackPressure(error)) throw error;
+      pressure.limiter.throttled();
+      const wait = pressure.backoffMs(pushedBack);
+      if (pressure.remainingMs() <= wait) return deferred;
+      await pressure.sleep(wait);
+    }
+  }
+}
+
+/** Applies one row: true if it changed the count, false if stale, `deferred` if not written in time. */
+export async function applyRow(row: StampedRow, table: InventoryTable, pressure: BackPressure): Promise<boolean | Deferred> {
+  const applied = await write(() => table.applyRow(row), pressure);
+  if (applied !== false || row.threshold === null) return applied;
+  // Stale for its count, but its threshold may still be the newest one set.
+  const threshold = await write(() => table.applyThreshold(row as ThresholdRow), pressure);
+  return threshold === deferred ? deferred : false;
 }
 
 /**
@@ -50,19 +91,20 @@ export function withoutSupersededRows(rows: readonly StampedRow[]): StampedRow[]
 }
 
 /**
- * Applies the rows of one message through the shared limiter. Every row is attempted; if any
- * failed (after the SDK's retries) the first error is thrown so the message is retried — rows
- * that did apply are stale on the retry and skipped.
+ * Applies the rows of one message under back-pressure. Every row is attempted; if any failed for
+ * a reason other than back-pressure, the first such error is thrown so the message is retried —
+ * rows that did apply are stale on the retry and skipped. Rows deferred for lack of time are
+ * returned for the caller to re-send.
  */
-export async function applyRows(rows: readonly StampedRow[], table: InventoryTable, limit: Limiter): Promise<ApplyResult> {
+export async function applyRows(rows: readonly StampedRow[], table: InventoryTable, pressure: BackPressure): Promise<ApplyResult> {
   const effective = withoutSupersededRows(rows);
-  const outcomes = await Promise.allSettled(effective.map((row) => limit(() => applyRow(row, table))));
-  let applied = 0;
-  let skipped = rows.length - effective.length;
-  for (const outcome of outcomes) {
+  const outcomes = await Promise.allSettled(effective.map((row) => applyRow(row, table, pressure)));
+  const result: ApplyResult = { applied: 0, skipped: rows.length - effective.length, deferred: [] };
+  outcomes.forEach((outcome, index) => {
     if (outcome.status === 'rejected') throw outcome.reason;
-    if (outcome.value) applied += 1;
-    else skipped += 1;
-  }
-  return { applied, skipped };
+    if (outcome.value === deferred) result.deferred.push(effective[index]!);
+    else if (outcome.value) result.applied += 1;
+    else result.skipped += 1;
+  });
+  return result;
 }

@@ -5,6 +5,8 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { alertIdFor } from '../../src/alerter/crossing';
+import { parseParkedAlert, sqsParking, type ParkAlert } from '../../src/alerter/parking';
 import { snsPublishBatch, type PublishBatch } from '../../src/alerter/publisher';
 import { createAlerterHandler } from '../../src/alerter/handler';
 import { ensureResources, type LocalResources } from '../../src/local/resources';
@@ -16,6 +18,7 @@ import { rowStamp, uploadStamp } from '../../src/shared/upload';
 import { applyRow } from '../../src/writer/apply';
 import { DynamoInventoryTable } from '../../src/writer/dynamodb-table';
 import { lambdaContext, quietLogger, receiveAll, startMotoWithClients, StreamReader, type Moto } from '../support/aws';
+import { patient } from '../support/back-pressure';
 
 const defaultThreshold = 10;
 
@@ -50,13 +53,13 @@ beforeEach(async () => {
 async function write(store: string, product: string, count: number, threshold: number | null = null): Promise<StampedRow> {
   line += 1;
   const stamped: StampedRow = { store, product, count, threshold, line, version: rowStamp(upload.stamp, line), upload: upload.key };
-  expect(await applyRow(stamped, table)).toBe(true);
+  expect(await applyRow(stamped, table, patient(1))).toBe(true);
   return stamped;
 }
 
-function alerter(publishBatch: PublishBatch = snsPublishBatch(moto.clients.sns, resources.topicArn)) {
+function alerter(publishBatch: PublishBatch = snsPublishBatch(moto.clients.sns, resources.topicArn), park: ParkAlert = sqsParking(moto.clients.sqs, resources.alertDeadLetterQueueUrl)) {
   const metrics = new CountingMetrics();
-  const handler = createAlerterHandler({ publishBatch, defaultThreshold, logger: quietLogger(), metrics });
+  const handler = createAlerterHandler({ publishBatch, park, defaultThreshold, logger: quietLogger(), metrics });
   return { metrics, invoke: (records: DynamoDBRecord[]) => handler({ Records: records }, lambdaContext('alerter')) };
 }
 
@@ -162,18 +165,56 @@ test('a raised threshold alone makes an item low', async () => {
   expect(alerts.map(({ alert }) => [alert.type, alert.count, alert.threshold])).toEqual([['LOW_STOCK', 6, 8]]);
 });
 
-test('an alert SNS does not take fails its own stream record only (failure injected: a publishBatch port refusing one entry, which SNS can’t be made to do)', async () => {
-  await write('S4', 'Refused', 1);
-  await write('S4', 'Taken', 2);
-  const records = await stream.read();
+/** A publishBatch port refusing the entries of one product (SNS can't be made to refuse one entry on demand). */
+function refusing(product: string): PublishBatch {
   const real = snsPublishBatch(moto.clients.sns, resources.topicArn);
-  const refusing: PublishBatch = async (entries) => {
-    const refused = entries.filter((entry) => entry.MessageAttributes.product!.StringValue === 'Refused');
+  return async (entries) => {
+    const refused = entries.filter((entry) => entry.MessageAttributes.product!.StringValue === product);
     const failures = await real(entries.filter((entry) => !refused.includes(entry)));
     return [...failures, ...refused.map((entry) => ({ Id: entry.Id, SenderFault: true, Code: 'InvalidParameter', Message: 'injected' }))];
   };
+}
 
-  const { invoke, metrics } = alerter(refusing);
+test('an alert SNS does not take is parked, payload and all, on the alerts dead-letter queue, and its record succeeds (failure injected: a publishBatch port refusing one entry)', async () => {
+  await write('S4', 'Refused', 1);
+  await write('S4', 'Taken', 2);
+  const records = await stream.read();
+
+  const { invoke, metrics } = alerter(refusing('Refused'));
+  expect(await invoke(records)).toEqual({ batchItemFailures: [] });
+  expect((await delivered(1)).map(({ alert }) => alert.product)).toEqual(['Taken']);
+  expect([metrics.get(MetricName.AlertsPublished), metrics.get(MetricName.AlertsParked)]).toEqual([1, 1]);
+
+  const [parked, ...more] = await receiveAll(moto.clients.sqs, resources.alertDeadLetterQueueUrl, 1);
+  expect(more).toEqual([]);
+  const alert = parseParkedAlert(parked!.Body!);
+  const item = await getItem('S4', 'Refused');
+  expect(JSON.parse(alert!.message)).toEqual({
+    alertId: alertIdFor('LOW_STOCK', item),
+    type: 'LOW_STOCK',
+    store: 'S4',
+    product: 'Refused',
+    count: 1,
+    previousCount: null,
+    threshold: defaultThreshold,
+    time: item.updatedAt,
+    upload: upload.key,
+    line: item.line,
+  });
+  expect(alert).toMatchObject({
+    subject: 'Low stock: Refused at S4 (1 < 10)',
+    attributes: { type: 'LOW_STOCK', store: 'S4', product: 'Refused' },
+    reason: expect.stringContaining('InvalidParameter'),
+  });
+});
+
+test('an alert that can be neither published nor parked fails its own stream record only; retried from it, it goes out (failures injected through the ports)', async () => {
+  await write('S5', 'Refused', 1);
+  await write('S5', 'Taken', 2);
+  const records = await stream.read();
+  const noParking: ParkAlert = () => Promise.reject(new Error('AccessDenied (injected)'));
+
+  const { invoke, metrics } = alerter(refusing('Refused'), noParking);
   const response = await invoke(records);
   // The crossing is attributed to the first record of the item's chain: the key-only INSERT.
   const firstOfRefused = records.find((record) => record.dynamodb?.Keys?.product?.S === 'Refused')!;

@@ -14,6 +14,7 @@ import { MetricName } from '../../src/shared/settings';
 import { rowStamp, uploadStamp } from '../../src/shared/upload';
 import { DynamoInventoryTable } from '../../src/writer/dynamodb-table';
 import { createWriterHandler } from '../../src/writer/handler';
+import { sqsRowsQueue } from '../../src/writer/rows-queue';
 import { lambdaContext, quietLogger, receiveAll, sqsEvent, startMotoWithClients, type Moto } from '../support/aws';
 import { Prng } from '../../src/shared/prng';
 
@@ -42,6 +43,7 @@ function writer() {
     // on one item can both pass (DynamoDB never lets them); one write at a time, as the local
     // runtime does, keeps this test about the writer's logic.
     table: oneWriteAtATime(new DynamoInventoryTable(moto.clients.documents, resources.table, defaultThreshold, () => now)),
+    rowsQueue: sqsRowsQueue(moto.clients.sqs, resources.workQueueUrl),
     logger: quietLogger(),
     metrics,
   });

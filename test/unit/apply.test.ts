@@ -4,10 +4,11 @@
  * the table ends as the contract says — each item holds its newest row's count and its newest
  * explicit threshold (else the default). Seeded PRNG; a failure names its seed.
  */
-import { createLimiter } from '../../src/shared/concurrency';
+import { createAdaptiveLimiter, createLimiter } from '../../src/shared/concurrency';
 import type { StampedRow } from '../../src/shared/messages';
 import { rowStamp, uploadStamp } from '../../src/shared/upload';
 import { applyRow, applyRows, withoutSupersededRows } from '../../src/writer/apply';
+import { budgeted, patient, throttlingError, throttlingTable } from '../support/back-pressure';
 import { InMemoryInventoryTable, itemKey, type StoredItem } from '../support/fake-table';
 import { Prng, seeds } from '../../src/shared/prng';
 
@@ -84,7 +85,7 @@ function deliveries<T>(prng: Prng, messages: readonly T[]): T[] {
 
 async function inStampOrder(rows: readonly StampedRow[]): Promise<StoredItem[]> {
   const table = new InMemoryInventoryTable(defaultThreshold);
-  for (const row of [...rows].sort((a, b) => (a.version < b.version ? -1 : 1))) await applyRow(row, table);
+  for (const row of [...rows].sort((a, b) => (a.version < b.version ? -1 : 1))) await applyRow(row, table, patient(1));
   return table.snapshot();
 }
 
@@ -95,13 +96,31 @@ describe('applying rows in any order, any number of times', () => {
       const uploads = randomUploads(prng);
       const rows = uploads.flatMap((upload) => upload.rows);
       const table = new InMemoryInventoryTable(defaultThreshold, () => prng.int(0, 4));
-      const limit = createLimiter(prng.int(1, 8));
+      const pressure = patient(prng.int(1, 8));
       // Several writer invocations at once, each applying its messages concurrently.
       const waves = deliveries(prng, messagesOf(prng, uploads));
-      await Promise.all(waves.map((message) => applyRows(message, table, limit)));
+      await Promise.all(waves.map((message) => applyRows(message, table, pressure)));
       const expected = expectedTable(rows);
       expect({ seed, table: table.snapshot() }).toEqual({ seed, table: expected });
       expect({ seed, table: await inStampOrder(rows) }).toEqual({ seed, table: expected });
+    }
+  });
+
+  test('under injected throttling and a short time budget, deferred rows re-applied later end in the same table (seeded)', async () => {
+    for (const seed of seeds(200, 31)) {
+      const prng = new Prng(seed);
+      const uploads = randomUploads(prng);
+      const rows = uploads.flatMap((upload) => upload.rows);
+      const table = new InMemoryInventoryTable(defaultThreshold, () => prng.int(0, 3));
+      const throttling = throttlingTable(table, prng, prng.pick([0.2, 0.5, 0.9]));
+      // Messages come back (deferred remainders) until every row is in: nothing is ever failed.
+      let pending = deliveries(prng, messagesOf(prng, uploads));
+      for (let round = 0; pending.length > 0; round += 1) {
+        if (round > 500) throw new Error(`seed ${seed}: rows never got through`);
+        const results = await Promise.all(pending.map((message) => applyRows(message, throttling, budgeted(prng.int(1, 4), prng.int(0, 6)))));
+        pending = results.map((result) => result.deferred).filter((deferred) => deferred.length > 0);
+      }
+      expect({ seed, table: table.snapshot() }).toEqual({ seed, table: expectedTable(rows) });
     }
   });
 
@@ -110,7 +129,7 @@ describe('applying rows in any order, any number of times', () => {
       const prng = new Prng(seed);
       const rows = randomUploads(prng).flatMap((upload) => upload.rows);
       const table = new InMemoryInventoryTable(defaultThreshold);
-      for (const row of deliveries(prng, rows)) await applyRow(row, table);
+      for (const row of deliveries(prng, rows)) await applyRow(row, table, patient(1));
       expect({ seed, table: table.snapshot() }).toEqual({ seed, table: expectedTable(rows) });
     }
   });
@@ -127,7 +146,7 @@ describe('applying rows in any order, any number of times', () => {
         at += size;
       }
       const table = new InMemoryInventoryTable(defaultThreshold, () => prng.int(0, 3));
-      await Promise.all(groups.map((group) => applyRows(group, table, createLimiter(4))));
+      await Promise.all(groups.map((group) => applyRows(group, table, patient(4))));
       expect({ seed, table: table.snapshot() }).toEqual({ seed, table: expectedTable(rows) });
     }
   });
@@ -156,7 +175,7 @@ describe('thresholds', () => {
     ['later line of the same file wins', [row(stampA, 10, 4, 2), row(stampA, 9, 7, 6), row(stampA, 100, 3, null)], { count: 3, threshold: 2 }],
   ])('%s', async (_name, rows, expected) => {
     const table = new InMemoryInventoryTable(defaultThreshold);
-    for (const each of rows) await applyRow(each, table);
+    for (const each of rows) await applyRow(each, table, patient(1));
     expect(table.snapshot()).toEqual([expect.objectContaining(expected)]);
     expect(table.snapshot()).toEqual(expectedTable(rows));
   });
@@ -177,9 +196,9 @@ describe('applyRows', () => {
   test('counts applied rows, and stale or superseded rows as skipped', async () => {
     const table = new InMemoryInventoryTable(defaultThreshold);
     const message = [row('A', 2, 1), row('B', 3, 2), row('A', 4, 3), row('C', 5, 4)];
-    expect(await applyRows(message, table, createLimiter(2))).toEqual({ applied: 3, skipped: 1 });
+    expect(await applyRows(message, table, patient(2))).toEqual({ applied: 3, skipped: 1, deferred: [] });
     // Redelivered: everything is stale now.
-    expect(await applyRows(message, table, createLimiter(2))).toEqual({ applied: 0, skipped: 4 });
+    expect(await applyRows(message, table, patient(2))).toEqual({ applied: 0, skipped: 4, deferred: [] });
     expect(table.snapshot().map((item) => [item.product, item.count])).toEqual([
       ['A', 3],
       ['B', 2],
@@ -194,26 +213,62 @@ describe('applyRows', () => {
       applyRow: (each: StampedRow) => (seen.push(each.line), table.applyRow(each)),
       applyThreshold: table.applyThreshold.bind(table),
     };
-    await applyRows([row('A', 2, 1), row('A', 3, 50), row('A', 4, 20), row('B', 5, 2)], watching, createLimiter(4));
+    await applyRows([row('A', 2, 1), row('A', 3, 50), row('A', 4, 20), row('B', 5, 2)], watching, patient(4));
     expect(seen.sort()).toEqual([4, 5]);
   });
 
-  test('every row is attempted, then the first failure is thrown so the message is retried', async () => {
+  test('every row is attempted, then the first failure that is not back-pressure is thrown so the message is retried', async () => {
     const table = new InMemoryInventoryTable(defaultThreshold);
     const failing = {
-      applyRow: (each: StampedRow) => (each.product === 'B' ? Promise.reject(new Error('ProvisionedThroughputExceeded')) : table.applyRow(each)),
+      applyRow: (each: StampedRow) => (each.product === 'B' ? Promise.reject(new Error('ValidationException: item too large')) : table.applyRow(each)),
       applyThreshold: table.applyThreshold.bind(table),
     };
-    await expect(applyRows([row('A', 2, 1), row('B', 3, 2), row('C', 4, 3)], failing, createLimiter(1))).rejects.toThrow('ProvisionedThroughputExceeded');
+    await expect(applyRows([row('A', 2, 1), row('B', 3, 2), row('C', 4, 3)], failing, patient(1))).rejects.toThrow('ValidationException');
     expect(table.snapshot().map((item) => item.product)).toEqual(['A', 'C']);
+  });
+
+  test('a throttled row is retried until it is written: throttling fails nothing', async () => {
+    const table = new InMemoryInventoryTable(defaultThreshold);
+    let throttles = 3;
+    const pushingBack = {
+      applyRow: (each: StampedRow) => (each.product === 'B' && throttles-- > 0 ? Promise.reject(throttlingError()) : table.applyRow(each)),
+      applyThreshold: table.applyThreshold.bind(table),
+    };
+    expect(await applyRows([row('A', 2, 1), row('B', 3, 2)], pushingBack, patient(2))).toEqual({ applied: 2, skipped: 0, deferred: [] });
+    expect(throttles).toBe(-1);
+  });
+
+  test('rows still throttled when the time runs out are deferred, not failed; the rest is applied', async () => {
+    const table = new InMemoryInventoryTable(defaultThreshold);
+    const throttled = { applyRow: (each: StampedRow) => (each.product === 'B' ? Promise.reject(throttlingError()) : table.applyRow(each)), applyThreshold: table.applyThreshold.bind(table) };
+    const message = [row('A', 2, 1), row('B', 3, 2, 7), row('C', 4, 3)];
+    const result = await applyRows(message, throttled, budgeted(1, 5));
+    expect(result).toEqual({ applied: 2, skipped: 0, deferred: [message[1]] });
+  });
+
+  test('each throttled answer halves the in-flight limit (once per round), successes raise it again', async () => {
+    const prng = new Prng(11);
+    const table = new InMemoryInventoryTable(defaultThreshold, () => prng.int(0, 3));
+    let throttleFirst = 40;
+    const pushingBack = {
+      applyRow: (each: StampedRow) => (throttleFirst-- > 0 ? Promise.reject(throttlingError()) : table.applyRow(each)),
+      applyThreshold: table.applyThreshold.bind(table),
+    };
+    const pressure = patient(8);
+    const limits: number[] = [];
+    const watched = { ...pressure, sleep: () => (limits.push(pressure.limiter.limit), Promise.resolve()) };
+    const rows = Array.from({ length: 200 }, (_, r) => row(`P${r}`, 2 + r, r));
+    expect((await applyRows(rows, pushingBack, watched)).applied).toBe(200);
+    expect(Math.min(...limits)).toBe(1);
+    expect(pressure.limiter.limit).toBeGreaterThan(1);
   });
 
   test('never more table calls in flight than the limiter allows', async () => {
     const prng = new Prng(3);
     const table = new InMemoryInventoryTable(defaultThreshold, () => prng.int(0, 5));
-    const limit = createLimiter(3);
+    const pressure = patient(3);
     const messages = Array.from({ length: 8 }, (_, m) => Array.from({ length: 10 }, (_, r) => row(`P${m}-${r}`, 2 + r, r, r % 3 === 0 ? 5 : null)));
-    await Promise.all(messages.map((message) => applyRows(message, table, limit)));
+    await Promise.all(messages.map((message) => applyRows(message, table, pressure)));
     expect(table.calls).toBe(80);
     expect(table.maxInFlight).toBe(3);
   });
@@ -287,5 +342,47 @@ describe('createLimiter', () => {
 
   test.each([0, -1, 1.5, Number.NaN])('refuses a limit of %p', (limit) => {
     expect(() => createLimiter(limit)).toThrow(/concurrency limit must be a positive integer/);
+  });
+});
+
+describe('createAdaptiveLimiter', () => {
+  test('never runs more tasks than its current limit, which halves on throttling (once per round) and grows back by one per limit successes', async () => {
+    const limiter = createAdaptiveLimiter({ max: 8, min: 2 });
+    let running = 0;
+    const peaks: [number, number][] = [];
+    const task = async () => {
+      running += 1;
+      peaks.push([running, limiter.limit]);
+      await new Promise((resolve) => setImmediate(resolve));
+      running -= 1;
+    };
+    await Promise.all(Array.from({ length: 20 }, () => limiter(task)));
+    expect(Math.max(...peaks.map(([peak]) => peak))).toBe(8);
+    limiter.throttled();
+    expect(limiter.limit).toBe(4);
+    // Answers to writes sent before the decrease are the same signal: no second halving yet.
+    limiter.throttled();
+    expect(limiter.limit).toBe(4);
+    await Promise.all(Array.from({ length: 4 }, () => limiter(task)));
+    limiter.throttled();
+    expect(limiter.limit).toBe(2);
+    await Promise.all(Array.from({ length: 4 }, () => limiter(task)));
+    limiter.throttled();
+    expect(limiter.limit).toBe(2); // not below min
+    peaks.length = 0;
+    await Promise.all(Array.from({ length: 10 }, () => limiter(task)));
+    expect(peaks.every(([peak, limit]) => peak <= limit)).toBe(true);
+    for (let success = 0; success < 2; success += 1) limiter.succeeded();
+    expect(limiter.limit).toBe(3);
+    for (let success = 0; success < 3; success += 1) limiter.succeeded();
+    expect(limiter.limit).toBe(4);
+  });
+
+  test.each([
+    [0, 1],
+    [2, 1],
+    [1.5, 3],
+  ])('refuses min %p, max %p', (min, max) => {
+    expect(() => createAdaptiveLimiter({ min, max })).toThrow(/1 ≤ min ≤ max/);
   });
 });

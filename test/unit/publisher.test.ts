@@ -94,7 +94,7 @@ describe('AlertPublisher', () => {
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     const reason = (outcomes[3] as PromiseRejectedResult).reason as Error;
     expect(reason).toBeInstanceOf(PublishFailedError);
-    expect(reason.message).toBe('SNS did not take alert alert-3 (Throttled: Rate exceeded)');
+    expect(reason.message).toBe('SNS did not take alert alert-3 after 4 attempt(s) (Throttled: Rate exceeded)');
     expect(sns.calls).toHaveLength(options.maxAttempts);
     expect(publisher.published).toBe(5);
   });
@@ -123,6 +123,32 @@ describe('AlertPublisher', () => {
     expect(outcomes.slice(10).every((outcome) => outcome.status === 'fulfilled')).toBe(true);
     expect(((outcomes[0] as PromiseRejectedResult).reason as Error).message).toBe('socket hang up');
     expect(publisher.published).toBe(3);
+  });
+
+  test('an alert that keeps failing is parked with its entry and the reason, and its promise resolves (failures injected by a fake publishBatch)', async () => {
+    const sns = fakeSns((entry) => (alertIdOf(entry) === 'alert-2' ? { SenderFault: false, Code: 'InternalError', Message: 'try again' } : undefined));
+    const parked: { entry: AlertEntry; reason: string }[] = [];
+    const publisher = new AlertPublisher(sns.publishBatch, { ...options, sleep: async () => undefined, park: async (entry, reason) => void parked.push({ entry, reason }) });
+    const outcomes = await Promise.allSettled(Array.from({ length: 4 }, (_, index) => publisher.publish(alert(index))));
+    expect(outcomes.every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+    expect([publisher.published, publisher.parked]).toEqual([3, 1]);
+    expect(parked).toEqual([{ entry: alertEntry(alert(2), '0'), reason: 'SNS did not take alert alert-2 after 4 attempt(s) (InternalError: try again)' }]);
+  });
+
+  test('a request that throws parks its alerts; an alert that cannot be parked either rejects (injected by fake ports)', async () => {
+    const publishBatch: PublishBatch = async () => {
+      throw new Error('socket hang up');
+    };
+    const publisher = new AlertPublisher(publishBatch, {
+      ...options,
+      park: async (entry) => {
+        if (alertIdOf(entry) === 'alert-1') throw new Error('AccessDenied');
+      },
+    });
+    const outcomes = await Promise.allSettled(Array.from({ length: 3 }, (_, index) => publisher.publish(alert(index))));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(((outcomes[1] as PromiseRejectedResult).reason as Error).message).toBe('socket hang up; parking it on the dead-letter queue failed too (AccessDenied)');
+    expect(publisher.parked).toBe(2);
   });
 
   test('alerts requested in later ticks are sent in later requests', async () => {
