@@ -121,10 +121,12 @@ export class PipelineMonitoring extends Construct {
 
     this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(12) });
     this.dashboard.addWidgets(
-      graph('Rows', [MetricName.RowsRead, MetricName.RowsRejected, MetricName.RowsApplied, MetricName.RowsSkipped].map(pipelineMetric), 12),
+      // Deferred rows are the writer's back-pressure at work (throttling): they come back later.
+      graph('Rows', [MetricName.RowsRead, MetricName.RowsRejected, MetricName.RowsApplied, MetricName.RowsSkipped, MetricName.RowsDeferred].map(pipelineMetric), 12),
       graph('Uploads', [MetricName.UploadsProcessed, MetricName.UploadsFailed].map(pipelineMetric), 6),
       graph('Alerts published', [
         pipelineMetric(MetricName.AlertsPublished),
+        pipelineMetric(MetricName.AlertsParked),
         props.alertsTopic.metricNumberOfMessagesPublished({ statistic: 'Sum', period: graphPeriod, label: 'Alerts topic: messages published' }),
       ], 6),
     );
