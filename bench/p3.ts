@@ -4,7 +4,7 @@
  * Pipeline: `LocalPipeline.processFile` wall time for one ~20k-row file (upload, split, SQS,
  * writes, stream, alerts, receipts). Floor: the same conditional UpdateItems
  * (`DynamoInventoryTable.applyRow`, rows stamped as the writer stamps them) through the local
- * runtime's own write path (`oneWriteAtATime`: moto's writes are not thread-safe, so the runtime
+ * runtime's own write path (`oneRequestAtATime`: moto's writes are not thread-safe, so the runtime
  * writes one at a time), straight at the same moto server, into a second table created by ensureResources
  * (it has a stream too, so moto records stream changes in both cases). Every write creates a new
  * item in both cases: each run gives its stores a different prefix.
@@ -21,7 +21,7 @@ import { rowStamp } from '../src/shared/upload';
 import { LocalPipeline } from '../src/local/runtime';
 import { startMoto } from '../src/local/moto';
 import { ensureResources } from '../src/local/resources';
-import { oneWriteAtATime } from '../src/local/serialize';
+import { oneRequestAtATime } from '../src/local/serialize';
 import type { InventoryTable } from '../src/writer/apply';
 import { DynamoInventoryTable } from '../src/writer/dynamodb-table';
 import { writeCsvFile, type GeneratedRow } from './generate';
@@ -29,7 +29,8 @@ import { benchUpload } from './sinks';
 
 /**
  * The local runtime runs `writerPollers` writer invocations at once, but all their writes go through
- * one `oneWriteAtATime` table (src/local/serialize.ts): one UpdateItem in flight. The floor uses
+ * one table client that sends one request at a time (`oneRequestAtATime`, src/local/serialize.ts):
+ * one UpdateItem in flight. The floor uses
  * exactly that path, so both sides write at the same concurrency.
  */
 const writerPollers = Math.min(settings.writer.maxConcurrency, 4);
@@ -161,7 +162,8 @@ export async function runP3(options: { rows?: number; warmUpRows?: number; log?:
   try {
     pipeline = await LocalPipeline.start({ endpoint: moto.endpoint, writerConcurrency: writerPollers });
     const floorResources = await ensureResources(clients, 'benchfloor');
-    const floorTable = oneWriteAtATime(new DynamoInventoryTable(clients.documents, floorResources.table, settings.inventory.defaultThreshold));
+    oneRequestAtATime(clients.dynamodb);
+    const floorTable = new DynamoInventoryTable(clients.documents, floorResources.table, settings.inventory.defaultThreshold);
 
     // Same seed for every file: identical rows, only the store prefix differs, so every run writes new items.
     const file = async (name: string, count: number, storePrefix: string) => {
@@ -216,7 +218,7 @@ export async function runP3(options: { rows?: number; warmUpRows?: number; log?:
         writerPollers,
         writeConcurrencyPerHandler: settings.writer.writeConcurrency,
         updateItemsInFlight: floorConcurrency,
-        note: 'the local runtime writes one row at a time (oneWriteAtATime), whatever the number of pollers; so does the floor',
+        note: 'the local runtime writes one row at a time (oneRequestAtATime), whatever the number of pollers; so does the floor',
       },
       pipeline: {
         rowsApplied: run.outcome.rowsApplied,

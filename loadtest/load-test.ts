@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FaultSpec } from '../src/local/faults';
 import { LocalTarget } from './local';
 import { buildReport, type LoadTestReport } from './report';
 import { Scenario } from './scenario';
@@ -25,6 +26,8 @@ export interface LoadTestOptions {
   endpoint?: string;
   /** A deployed stack, e.g. InventoryPipeline-dev. */
   stack?: string;
+  /** Local only: faults injected below the handlers (as `inventory local --faults`). */
+  faults?: FaultSpec;
   region?: string;
   /** Deployed: how long to wait for the pipeline to finish the uploads. */
   timeoutSeconds?: number;
@@ -60,9 +63,10 @@ function checkFiles(run: TargetRun, mismatches: Mismatches): void {
     }
   }
   if (run.deadLettered !== null && run.deadLettered > 0) mismatches.add('files', `${run.deadLettered} message(s) were dead-lettered during the run`);
+  if (run.appliedTwice !== null && run.appliedTwice > 0) mismatches.add('table', `${run.appliedTwice} write(s) applied a row the item already held`);
 }
 
-function checkAlerts(files: readonly FileRun[], storePrefix: string, mismatches: Mismatches): { observed: number; mismatched: number }[] | null {
+function checkAlerts(files: readonly FileRun[], storePrefix: string, mismatches: Mismatches): { observed: number; mismatched: number; missing: number }[] | null {
   const observable = files.every((file) => file.alerts !== null);
   if (!observable) return null;
   return files.map((file) => compareAlerts(file.file.name, storePrefix, file.file.alerts, file.alerts!, mismatches));
@@ -89,7 +93,11 @@ export async function runLoadTest(options: LoadTestOptions): Promise<LoadTestRes
 
     const target: Target = options.stack
       ? await StackTarget.open({ stack: options.stack, ...(options.region ? { region: options.region } : {}), timeoutSeconds: options.timeoutSeconds ?? 1800 })
-      : await LocalTarget.start({ ...(options.endpoint ? { endpoint: options.endpoint } : {}), defaultThreshold: scenario.defaultThreshold });
+      : await LocalTarget.start({
+          ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+          ...(options.faults ? { faults: options.faults } : {}),
+          defaultThreshold: scenario.defaultThreshold,
+        });
     let report: LoadTestReport;
     try {
       const run = await target.run(scenario.files, progress);

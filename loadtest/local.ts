@@ -3,9 +3,35 @@
  * endpoint it is given. Each file is completely processed before the next is uploaded, so every
  * file's rejects and alerts are observed on their own.
  */
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import type { FaultSpec } from '../src/local/faults';
 import { LocalPipeline } from '../src/local/runtime';
 import type { ScenarioFile } from './scenario';
 import type { FileRun, Progress, Target, TargetDescription, TargetRun } from './target';
+
+/**
+ * Counts writes that applied a row the item already held, from the stream records the alerter is
+ * invoked with (each record once, however often a retried batch delivers it): a write that changed
+ * neither the item's version nor its thresholdVersion.
+ */
+class RepeatedWrites {
+  private readonly seen = new Set<string>();
+  count = 0;
+
+  observe(event: DynamoDBStreamEvent): void {
+    for (const record of event.Records) {
+      const change = record.dynamodb;
+      const sequence = change?.SequenceNumber ?? '';
+      if (this.seen.has(sequence)) continue;
+      this.seen.add(sequence);
+      const before = change?.OldImage;
+      const after = change?.NewImage;
+      // Key-only images (an item created in steps) hold no version: not a row's write.
+      if (before?.version === undefined || after?.version === undefined) continue;
+      if (before.version.S === after.version.S && before.thresholdVersion?.S === after.thresholdVersion?.S) this.count += 1;
+    }
+  }
+}
 
 /** Progress lines at most this often: a long file on moto writes ~50 rows/s. */
 const progressEveryMs = 5_000;
@@ -13,16 +39,24 @@ const progressEveryMs = 5_000;
 export class LocalTarget implements Target {
   readonly description: TargetDescription;
 
-  private constructor(private readonly pipeline: LocalPipeline) {
+  private constructor(
+    private readonly pipeline: LocalPipeline,
+    private readonly repeatedWrites: RepeatedWrites,
+  ) {
     this.description = { mode: 'local', endpoint: pipeline.endpoint, bucket: pipeline.resources.bucket, table: pipeline.resources.table };
   }
 
-  static async start(options: { endpoint?: string; defaultThreshold: number }): Promise<LocalTarget> {
+  static async start(options: { endpoint?: string; defaultThreshold: number; faults?: FaultSpec }): Promise<LocalTarget> {
+    const repeatedWrites = new RepeatedWrites();
     const pipeline = await LocalPipeline.start({
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       defaultThreshold: options.defaultThreshold,
+      ...(options.faults === undefined ? {} : { faults: options.faults }),
+      onInvoke: (fn, event) => {
+        if (fn === 'alerter') repeatedWrites.observe(event as DynamoDBStreamEvent);
+      },
     });
-    return new LocalTarget(pipeline);
+    return new LocalTarget(pipeline, repeatedWrites);
   }
 
   /** The runtime's own client: same endpoint, region and credentials as the tables it created. */
@@ -52,10 +86,18 @@ export class LocalTarget implements Target {
         rowsApplied: outcome.rowsApplied,
         rowsSkipped: outcome.rowsSkipped,
         alerts: outcome.alerts,
+        duplicateAlerts: outcome.duplicateAlerts,
         seconds: outcome.seconds,
       });
     }
-    return { files: runs, seconds: (Date.now() - started) / 1000, deadLettered, notes: [] };
+    return {
+      files: runs,
+      seconds: (Date.now() - started) / 1000,
+      deadLettered,
+      appliedTwice: this.repeatedWrites.count,
+      faults: { ...this.pipeline.faults.counts },
+      notes: [],
+    };
   }
 
   close(): Promise<void> {

@@ -2,6 +2,7 @@
  * The load test's report: per file and in total what was sent, what the pipeline did and how fast,
  * what was verified, and the verdict — as one JSON document or as a table for people.
  */
+import type { FaultCounts } from '../src/local/faults';
 import type { Scenario } from './scenario';
 import type { TargetDescription, TargetRun } from './target';
 import type { Mismatch, Mismatches, TableVerification } from './verify';
@@ -38,6 +39,12 @@ export interface LoadTestReport {
     alertsExpected: number;
     alertsObserved: number | null;
     deadLettered: number | null;
+    /** Writes that applied a row the item already held (see TargetRun.appliedTwice). */
+    appliedTwice: number | null;
+    /** Repeated deliveries of alerts (same alertId), before a subscriber drops them. */
+    duplicateAlerts: number | null;
+    /** Faults injected below the handlers (local `--faults`). */
+    faults: FaultCounts | null;
     /** From the first upload until everything was processed (generation and verification excluded). */
     seconds: number;
     rowsPerSecond: number;
@@ -47,7 +54,8 @@ export interface LoadTestReport {
   verification: {
     table: TableVerification;
     rejects: { expected: number; observed: number; mismatched: number };
-    alerts: { verified: boolean; expected: number; observed: number | null; mismatched: number | null };
+    /** `missing`: expected alerts never published (lost). */
+    alerts: { verified: boolean; expected: number; observed: number | null; mismatched: number | null; missing: number | null };
   };
   mismatches: { total: number; byCheck: Mismatches['byCheck']; first: Mismatch[] };
   notes: string[];
@@ -61,7 +69,7 @@ export interface ReportInput {
   run: TargetRun;
   table: TableVerification;
   rejectsMismatched: number;
-  alerts: { observed: number; mismatched: number }[] | null;
+  alerts: { observed: number; mismatched: number; missing: number }[] | null;
   mismatches: Mismatches;
   generateSeconds: number;
   verifySeconds: number;
@@ -113,6 +121,9 @@ export function buildReport(input: ReportInput): LoadTestReport {
       alertsExpected: sum(files.map((f) => f.alertsExpected)),
       alertsObserved,
       deadLettered: run.deadLettered,
+      appliedTwice: run.appliedTwice,
+      duplicateAlerts: sumKnown(run.files.map((f) => f.duplicateAlerts)),
+      faults: run.faults,
       seconds: round(run.seconds),
       rowsPerSecond: run.seconds > 0 ? Math.round(scenario.rows / run.seconds) : 0,
       generateSeconds: round(input.generateSeconds),
@@ -126,6 +137,7 @@ export function buildReport(input: ReportInput): LoadTestReport {
         expected: sum(files.map((f) => f.alertsExpected)),
         observed: alertsObserved,
         mismatched: input.alerts === null ? null : sum(input.alerts.map((a) => a.mismatched)),
+        missing: input.alerts === null ? null : sum(input.alerts.map((a) => a.missing)),
       },
     },
     mismatches: { total: mismatches.total, byCheck: { ...mismatches.byCheck }, first: [...mismatches.first] },
@@ -183,6 +195,13 @@ export function renderReport(report: LoadTestReport): string {
     '',
     `Generated in ${totals.generateSeconds.toFixed(2)} s, processed in ${totals.seconds.toFixed(2)} s (${totals.rowsPerSecond} rows/s), ` +
       `verified in ${totals.verifySeconds.toFixed(2)} s; ${shown(totals.deadLettered)} message(s) dead-lettered.`,
+    ...(totals.faults === null || Object.values(totals.faults).every((count) => count === 0)
+      ? []
+      : [
+          `Faults injected: ${totals.faults.throttled} throttled UpdateItem attempts, ${totals.faults.duplicated} duplicate deliveries, ` +
+            `${totals.faults.crashed} crashed invocations, ${totals.faults.publishFailed} failed alert publishes; ` +
+            `${shown(totals.appliedTwice)} row(s) applied twice, ${shown(totals.duplicateAlerts)} repeated alert deliveries.`,
+        ]),
     `Table:   ${items.itemsExpected} item(s) expected, ${items.itemsFound} found, ${items.mismatched} mismatched`,
     `Rejects: ${rejects.expected} expected, ${rejects.observed} reported, ${rejects.mismatched} mismatched`,
     alerts.verified

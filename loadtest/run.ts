@@ -5,6 +5,8 @@
  * Exit status: 0 when everything matches, 1 on any mismatch, 2 for a usage or setup error.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import type { FaultSpec } from '../src/local/faults';
+import { faultSpecArgument } from '../src/cli/arguments';
 import { settings } from '../src/shared/settings';
 import { runLoadTest } from './load-test';
 import { renderReport } from './report';
@@ -31,6 +33,7 @@ interface CliOptions {
   timeout: number;
   json?: boolean;
   keep?: boolean;
+  faults?: FaultSpec;
 }
 
 function program(): Command {
@@ -45,6 +48,7 @@ function program(): Command {
     .option('--stack <name>', 'a deployed stack, e.g. InventoryPipeline-dev (uses your AWS credentials)')
     .option('--region <region>', "the stack's region (default: your AWS configuration's)")
     .option('--timeout <seconds>', 'with --stack: how long to wait for the pipeline', wholeNumber(1), 1800)
+    .option('--faults <spec>', 'local only: inject faults below the handlers, as `inventory local --faults` (e.g. throttle=0.2,crash=0.05,seed=7)', faultSpecArgument)
     .option('--json', 'print the JSON report instead of the table')
     .option('--keep', 'keep the generated CSVs (loadtest/.data/<runId>/)')
     .addHelpText(
@@ -71,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
     throw new InvalidArgumentError(`--threshold can't change a deployed stack's default threshold (${settings.inventory.defaultThreshold}).`);
   }
   if (options.files > options.rows) throw new InvalidArgumentError('--rows must be at least --files (one row per file).');
+  if (options.faults !== undefined && options.stack !== undefined) throw new InvalidArgumentError('--faults applies to the local runtime only, not to --stack.');
   const { report, reportPath } = await runLoadTest({
     rows: options.rows,
     files: options.files,
@@ -82,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.stack === undefined ? {} : { stack: options.stack }),
     ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.faults === undefined ? {} : { faults: options.faults }),
     progress: (message) => process.stderr.write(`loadtest: ${message}\n`),
   });
   process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));

@@ -188,6 +188,7 @@ export class StackTarget implements Target {
         rowsApplied: null,
         rowsSkipped: null,
         alerts: null,
+        duplicateAlerts: null,
         seconds: upload.seconds ?? seconds,
       });
     }
@@ -195,7 +196,7 @@ export class StackTarget implements Target {
       'alerts were not verified: a deployed stack publishes them to SNS, which this load test does not subscribe to',
       'rows applied and skipped are not counted on AWS (they are CloudWatch metrics: see the dashboard)',
     );
-    return { files: runs, seconds, deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, notes };
+    return { files: runs, seconds, deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, appliedTwice: null, faults: null, notes };
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@
  * read back through `documents`.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { FaultCounts } from '../src/local/faults';
 import type { ScenarioFile } from './scenario';
 import type { ObservedAlert, ObservedReject } from './verify';
 
@@ -26,6 +27,8 @@ export interface FileRun {
   rowsApplied: number | null;
   rowsSkipped: number | null;
   alerts: ObservedAlert[] | null;
+  /** Repeated deliveries of those alerts (same alertId), which a subscriber drops; null: not observable. */
+  duplicateAlerts: number | null;
   /** Local: until the file was completely processed. Stack: until its receipt appeared. */
   seconds: number;
 }
@@ -36,6 +39,14 @@ export interface TargetRun {
   seconds: number;
   /** Messages that reached a dead-letter queue meanwhile (null: not observable). */
   deadLettered: number | null;
+  /**
+   * Writes that passed their condition for a row the item already held (a change of neither its
+   * version nor its thresholdVersion, seen on the table's stream): 0 unless the table's
+   * conditional writes fail to make delivery idempotent. Null: not observable.
+   */
+  appliedTwice: number | null;
+  /** Faults injected below the handlers (local `--faults`); null: none could be. */
+  faults: FaultCounts | null;
   /** What the reader must know to judge the numbers (e.g. what was not verified). */
   notes: string[];
 }

@@ -144,11 +144,12 @@ export function compareAlerts(
   expected: readonly ExpectedAlert[],
   observed: readonly ObservedAlert[],
   mismatches: Mismatches,
-): { observed: number; mismatched: number } {
+): { observed: number; mismatched: number; missing: number } {
   const byId = new Map(observed.filter((alert) => alert.store.startsWith(storePrefix)).map((alert) => [alert.alertId, alert]));
   const unmatched = new Map<string, ObservedAlert[]>();
   for (const alert of byId.values()) unmatched.set(alertKey(alert), [...(unmatched.get(alertKey(alert)) ?? []), alert]);
   let mismatched = 0;
+  let missing = 0;
   const differ = (detail: string) => {
     mismatched += 1;
     mismatches.add('alerts', `${file}: ${detail}`);
@@ -163,8 +164,9 @@ export function compareAlerts(
       continue;
     }
     const other = candidates.shift();
+    if (other === undefined) missing += 1;
     differ(other ? `${describeAlert(other)} published, ${describeAlert(alert)} expected` : `${describeAlert(alert)} expected, not published`);
   }
   for (const rest of unmatched.values()) for (const alert of rest) differ(`${describeAlert(alert)} published, not expected`);
-  return { observed: byId.size, mismatched };
+  return { observed: byId.size, mismatched, missing };
 }

@@ -1,6 +1,6 @@
 /** The `inventory` command. */
 import { Command, InvalidArgumentError } from 'commander';
-import { FaultSpecError, parseFaultSpec, type FaultSpec } from '../local/faults';
+import { faultSpecArgument } from './arguments';
 import { runLocal, type LocalCommandOptions } from './local';
 import { redrivableQueues, runRedrive } from './redrive';
 
@@ -8,15 +8,6 @@ function wholeNumber(value: string): number {
   const parsed = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new InvalidArgumentError('must be a whole number ≥ 0.');
   return parsed;
-}
-
-function faultSpec(value: string): FaultSpec {
-  try {
-    return parseFaultSpec(value);
-  } catch (error) {
-    if (error instanceof FaultSpecError) throw new InvalidArgumentError(error.message);
-    throw error;
-  }
 }
 
 export function program(): Command {
@@ -38,7 +29,7 @@ export function program(): Command {
     .option(
       '--faults <spec>',
       'inject faults below the handlers, comma-separated name=value: throttle=P, throttle-burst=S, duplicate=P, crash=P, publish-fail=P, seed=N',
-      faultSpec,
+      faultSpecArgument,
     )
     .addHelpText(
       'after',

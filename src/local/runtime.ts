@@ -33,7 +33,7 @@ import { sqsRowsQueue } from '../writer/rows-queue';
 import { DynamoStreamEventSource, SqsEventSource } from './event-sources';
 import { batchIdentity, FaultInjector, noFaults, type FaultSpec } from './faults';
 import { startMoto, type MotoServer } from './moto';
-import { oneRequestAtATime, oneWriteAtATime } from './serialize';
+import { oneRequestAtATime } from './serialize';
 import { ensureResources, type LocalResources } from './resources';
 
 export interface LocalPipelineOptions {
@@ -182,7 +182,7 @@ export class LocalPipeline {
       logger: localLogger('splitter', logLevel),
       metrics: this.metrics,
     });
-    const table = oneWriteAtATime(new DynamoInventoryTable(writerClients.documents, resources.table, defaultThreshold));
+    const table = new DynamoInventoryTable(writerClients.documents, resources.table, defaultThreshold);
     const rowsQueue = sqsRowsQueue(clients.sqs, resources.workQueueUrl);
     const writer = createWriterHandler({
       // Counted as each row is written, so a progress bar moves within a long invocation.
@@ -254,6 +254,7 @@ export class LocalPipeline {
       const clients = createAwsClients({ endpoint, credentials });
       oneRequestAtATime(clients.sqs);
       const writerClients = createAwsClients({ endpoint, credentials, maxAttempts: settings.writer.backPressure.sdkMaxAttempts });
+      oneRequestAtATime(writerClients.dynamodb);
       const resources = await ensureResources(clients, options.stage ?? settings.stage.local);
       const pipeline = new LocalPipeline(endpoint, clients, writerClients, resources, moto, options);
       // Alerts left over from an earlier run against the same endpoint are not this run's. (Not

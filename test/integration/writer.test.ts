@@ -5,7 +5,7 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import { ensureResources, type LocalResources } from '../../src/local/resources';
-import { oneWriteAtATime } from '../../src/local/serialize';
+import { oneRequestAtATime } from '../../src/local/serialize';
 import type { InventoryRow } from '../../src/shared/csv';
 import type { InventoryItem } from '../../src/shared/item';
 import { RowBatchPacker } from '../../src/shared/messages';
@@ -28,6 +28,7 @@ let workQueueArn: string;
 beforeAll(async () => {
   moto = await startMotoWithClients();
   resources = await ensureResources(moto.clients, 'it-writer');
+  oneRequestAtATime(moto.clients.dynamodb);
   const { Attributes } = await moto.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.workQueueUrl, AttributeNames: ['QueueArn'] }));
   workQueueArn = Attributes!.QueueArn!;
 });
@@ -42,7 +43,7 @@ function writer() {
     // moto checks a condition and writes the item without a lock, so two concurrent UpdateItems
     // on one item can both pass (DynamoDB never lets them); one write at a time, as the local
     // runtime does, keeps this test about the writer's logic.
-    table: oneWriteAtATime(new DynamoInventoryTable(moto.clients.documents, resources.table, defaultThreshold, () => now)),
+    table: new DynamoInventoryTable(moto.clients.documents, resources.table, defaultThreshold, () => now),
     rowsQueue: sqsRowsQueue(moto.clients.sqs, resources.workQueueUrl),
     logger: quietLogger(),
     metrics,
