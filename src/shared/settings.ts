@@ -78,8 +78,8 @@ export const settings = {
     /**
      * Defaults of the table's capacity context values (cdk/deployment.ts; what they cost: docs/deploy.md).
      * `warmWriteUnitsPerSecond` (-c tableWarmWriteUnits): pre-warm the table to take this many writes/s at once;
-     * null leaves the table's own — 4,000 for a new table, already the writer's whole nominal rate (4 × 1,000/s),
-     * and raising it is billed, once per increase, and can't be undone.
+     * null leaves the table's own — 4,000 for a new table, already the writer's whole nominal rate (4 × 1,000/s);
+     * raising it is billed, and a warm throughput can't be lowered again.
      * `maxWriteRequestUnitsPerSecond` (-c tableMaxWriteUnits): the table's on-demand maximum; DynamoDB throttles
      * writes beyond it. Twice the writer's nominal rate: the writer (the table's only writer) never reaches it unless
      * UpdateItem gets twice as fast, and a runaway can't spend more than 8,000 × $0.625 per million ≈ $18 an hour.
