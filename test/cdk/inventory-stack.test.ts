@@ -445,13 +445,17 @@ describe('concurrency budget', () => {
   test('a table pre-warmed for more shards than the alerter’s share warns at synth unless the share is reserved', () => {
     const warned = (pipeline: SynthesizedPipeline) =>
       Annotations.fromStack(pipeline.stack).findWarning('*', Match.stringLikeRegexp('-c reserveConcurrency=true')).length > 0;
+    // The synth prints its validation report, warning included, on stderr, as `cdk synth` does.
+    const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     const preWarmed = synthesizePipeline({ context: { tableWarmWriteUnits: String(bigNight.warmWriteUnits), tableMaxWriteUnits: String(bigNight.maxWriteUnits) } });
     try {
       expect(total(mostAtOnce(preWarmed))).toBeGreaterThan(settings.concurrency.budget);
       expect(warned(preWarmed)).toBe(true);
+      expect(printed.mock.calls.flat().join('\n')).toContain('Deploy with -c reserveConcurrency=true to hold it to its share');
       expect(warned(prodForBigNights)).toBe(false);
       expect(warned(dev)).toBe(false);
     } finally {
+      printed.mockRestore();
       preWarmed.dispose();
     }
   });
