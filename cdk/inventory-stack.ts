@@ -197,11 +197,11 @@ export class InventoryStack extends Stack {
   private warnIfAlerterOutgrowsItsShare(warmWriteUnitsPerSecond: number | undefined, reserveConcurrency: boolean): void {
     if (warmWriteUnitsPerSecond === undefined || reserveConcurrency) return;
     const partitions = Math.ceil(warmWriteUnitsPerSecond / settings.table.partitionWriteUnitsPerSecond);
-    const share = settings.alerter.maxConcurrency * settings.alerter.parallelizationFactor;
-    if (partitions <= share) return;
+    const alerters = partitions * settings.alerter.parallelizationFactor;
+    if (alerters <= settings.alerter.maxConcurrency) return;
     Annotations.of(this).addWarningV2(
       'inventory-pipeline:alerterOutgrowsBudget',
-      `A table pre-warmed for ${warmWriteUnitsPerSecond} writes/s has about ${partitions} partitions, so its stream about ${partitions} shards, and the alerter runs once per shard: up to ${partitions} at once, more than its share of the concurrency budget (${share}). Deploy with -c reserveConcurrency=true to hold it to its share.`,
+      `A table pre-warmed for ${warmWriteUnitsPerSecond} writes/s has about ${partitions} partitions, so its stream about ${partitions} shards, and the alerter runs once per shard: up to ${alerters} at once, more than its share of the concurrency budget (${settings.alerter.maxConcurrency}). Deploy with -c reserveConcurrency=true to hold it to its share.`,
     );
   }
 

@@ -24,8 +24,6 @@ function isFunctionWithoutLogGroup(construct: Construct): construct is CfnResour
 }
 
 export class CustomResourceLogs extends Construct {
-  readonly logGroups: LogGroup[] = [];
-
   constructor(scope: Construct, id: string, props: CustomResourceLogsProps) {
     super(scope, id);
     for (const fn of Stack.of(this).node.findAll().filter(isFunctionWithoutLogGroup)) {
@@ -37,7 +35,6 @@ export class CustomResourceLogs extends Construct {
       // Lambda's advanced logging controls: the function writes here (its role may write any log
       // group), and CloudFormation deletes the function before its log group.
       fn.addPropertyOverride('LoggingConfig.LogGroup', logGroup.logGroupName);
-      this.logGroups.push(logGroup);
     }
   }
 }
