@@ -2,7 +2,8 @@
  * What one `cdk deploy` targets, read from the CDK context (`-c stage=prod -c alertEmail=…`).
  *
  * Only two stages exist: a typo such as `-c stage=prd` must fail here rather than quietly create
- * a third copy of the pipeline with its own bucket and table.
+ * a third copy of the pipeline with its own bucket and table. Every other value is checked as
+ * strictly, so a mistyped number fails the synth with one sentence instead of a failed deployment.
  */
 import type { Node } from 'constructs';
 import { settings } from '../src/shared/settings';
@@ -12,7 +13,21 @@ const prodStage = settings.stage.production;
 const stages = [devStage, prodStage] as const;
 export type Stage = (typeof stages)[number];
 
-const contextKeys = { stage: 'stage', alertEmail: 'alertEmail' } as const;
+const contextKeys = {
+  stage: 'stage',
+  alertEmail: 'alertEmail',
+  tableWarmWriteUnits: 'tableWarmWriteUnits',
+  tableMaxWriteUnits: 'tableMaxWriteUnits',
+  reserveConcurrency: 'reserveConcurrency',
+} as const;
+
+/** The inventory table's on-demand capacity (what each costs: docs/deploy.md). */
+export interface TableCapacity {
+  /** Pre-warm the table to take this many writes per second at once; undefined leaves the table's own. */
+  warmWriteUnitsPerSecond?: number;
+  /** The table's on-demand maximum: DynamoDB throttles writes beyond it. */
+  maxWriteRequestUnitsPerSecond: number;
+}
 
 export interface Deployment {
   stage: Stage;
@@ -23,6 +38,12 @@ export interface Deployment {
   keepsData: boolean;
   /** Subscribed to the alerts topic and the operations topic; AWS asks it to confirm once. */
   alertEmail?: string;
+  tableCapacity: TableCapacity;
+  /**
+   * Reserve each function's share of the concurrency budget (settings.concurrency): a guarantee as well as a
+   * ceiling, but Lambda refuses it on an account with less than 100 concurrency left unreserved.
+   */
+  reserveConcurrency: boolean;
 }
 
 export class DeploymentContextError extends Error {
@@ -31,6 +52,45 @@ export class DeploymentContextError extends Error {
 
 function isStage(value: unknown): value is Stage {
   return stages.some((stage) => stage === value);
+}
+
+/** A `-c` value that must be a whole number of at least `min` (the command line passes it as text). */
+function readWholeNumber(node: Node, key: string, min: number, what: string): number | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined) return undefined;
+  const number = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < min) {
+    throw new DeploymentContextError(`-c ${key}=${String(value)} is not ${what}: use a whole number of at least ${min.toLocaleString('en-US')}`);
+  }
+  return number;
+}
+
+function readBoolean(node: Node, key: string): boolean | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined || typeof value === 'boolean') return value;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new DeploymentContextError(`-c ${key}=${String(value)} is neither true nor false`);
+}
+
+function readTableCapacity(node: Node): TableCapacity {
+  const { onDemandWarmWriteUnitsPerSecond, capacity } = settings.table;
+  const warmWriteUnitsPerSecond =
+    readWholeNumber(
+      node,
+      contextKeys.tableWarmWriteUnits,
+      // DynamoDB refuses a warm throughput below what a new on-demand table has anyway.
+      onDemandWarmWriteUnitsPerSecond,
+      'a warm write throughput (writes per second) DynamoDB accepts for an on-demand table',
+    ) ?? capacity.warmWriteUnitsPerSecond ?? undefined;
+  const maxWriteRequestUnitsPerSecond =
+    readWholeNumber(node, contextKeys.tableMaxWriteUnits, 1, 'a maximum write throughput (write units per second)') ??
+    capacity.maxWriteRequestUnitsPerSecond;
+  if (warmWriteUnitsPerSecond !== undefined && warmWriteUnitsPerSecond > maxWriteRequestUnitsPerSecond) {
+    throw new DeploymentContextError(
+      `-c ${contextKeys.tableWarmWriteUnits}=${warmWriteUnitsPerSecond} pre-warms the table beyond its maximum of ${maxWriteRequestUnitsPerSecond} writes/s (-c ${contextKeys.tableMaxWriteUnits}): that throughput would be paid for and never used`,
+    );
+  }
+  return { warmWriteUnitsPerSecond, maxWriteRequestUnitsPerSecond };
 }
 
 export function readDeployment(node: Node): Deployment {
@@ -42,5 +102,11 @@ export function readDeployment(node: Node): Deployment {
   if (alertEmail !== undefined && (typeof alertEmail !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alertEmail))) {
     throw new DeploymentContextError(`-c ${contextKeys.alertEmail}=${String(alertEmail)} is not an email address`);
   }
-  return { stage, keepsData: stage === prodStage, alertEmail };
+  return {
+    stage,
+    keepsData: stage === prodStage,
+    alertEmail,
+    tableCapacity: readTableCapacity(node),
+    reserveConcurrency: readBoolean(node, contextKeys.reserveConcurrency) ?? false,
+  };
 }

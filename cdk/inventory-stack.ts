@@ -3,13 +3,14 @@
  * stream → alerter → SNS, plus the dashboard and alarms that watch it. Names, limits and batch
  * sizes come from src/shared/settings, as they do for the local runtime.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { resourceNames, settings } from '../src/shared/settings';
 import { AlertsTopic } from './constructs/alerts-topic';
+import { CustomResourceLogs } from './constructs/custom-resource-logs';
 import { InventoryTable } from './constructs/inventory-table';
 import { OperationsTopic } from './constructs/operations-topic';
 import { PipelineFunction } from './constructs/pipeline-function';
@@ -26,9 +27,11 @@ export interface InventoryStackProps extends StackProps {
 export class InventoryStack extends Stack {
   constructor(scope: Construct, id: string, props: InventoryStackProps) {
     super(scope, id, props);
-    const { stage, keepsData, alertEmail } = props.deployment;
+    const { stage, keepsData, alertEmail, tableCapacity, reserveConcurrency } = props.deployment;
     const names = resourceNames(stage);
     const removalPolicy = keepsData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    // Each function's share of the concurrency budget, reserved for it when the deployment asks.
+    const reserved = (share: number) => (reserveConcurrency ? share : undefined);
 
     const uploadEvents = new SourceQueue(this, 'UploadEvents', {
       queueName: names.uploadQueue,
@@ -44,11 +47,11 @@ export class InventoryStack extends Stack {
     Validations.of(alertDeadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
-        "This queue is itself a dead-letter queue: the alerter's stream event source mapping sends the stream batches it gave up on here (an on-failure destination, which cdk-nag does not recognise as a redrive).",
+        "This queue is itself a dead-letter queue: the alerter parks the alerts it could not publish here, and the alerter's stream event source mapping sends the stream batches it gave up on here (an on-failure destination, which cdk-nag does not recognise as a redrive).",
     });
 
-    const uploads = new UploadsBucket(this, 'Uploads', { uploadEvents: uploadEvents.queue, removalPolicy });
-    const table = new InventoryTable(this, 'Inventory', { tableName: names.table, keep: keepsData });
+    const uploads = new UploadsBucket(this, 'Uploads', { uploadEvents: uploadEvents.queue, removalPolicy, logAccess: keepsData });
+    const table = new InventoryTable(this, 'Inventory', { tableName: names.table, keep: keepsData, capacity: tableCapacity });
     const alerts = new AlertsTopic(this, 'Alerts', { topicName: names.topic, alertEmail });
 
     const splitter = new PipelineFunction(this, 'Splitter', {
@@ -56,8 +59,15 @@ export class InventoryStack extends Stack {
       description: 'Streams an uploaded CSV, validates its rows and packs them onto the rows queue',
       environment: { [settings.env.workQueueUrl]: rows.queue.queueUrl },
       logRemovalPolicy: removalPolicy,
+      reservedConcurrentExecutions: reserved(settings.splitter.maxConcurrency),
     });
-    splitter.addEventSource(new SqsEventSource(uploadEvents.queue, { batchSize: settings.splitter.batchSize, reportBatchItemFailures: true }));
+    splitter.addEventSource(
+      new SqsEventSource(uploadEvents.queue, {
+        batchSize: settings.splitter.batchSize,
+        maxConcurrency: settings.splitter.maxConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
     uploads.grantReadUploads(splitter);
     uploads.grantWriteResults(splitter);
     rows.queue.grantSendMessages(splitter);
@@ -68,8 +78,10 @@ export class InventoryStack extends Stack {
       environment: {
         [settings.env.tableName]: table.tableName,
         [settings.env.defaultThreshold]: String(settings.inventory.defaultThreshold),
+        [settings.env.workQueueUrl]: rows.queue.queueUrl,
       },
       logRemovalPolicy: removalPolicy,
+      reservedConcurrentExecutions: reserved(settings.writer.maxConcurrency),
     });
     writer.addEventSource(
       new SqsEventSource(rows.queue, {
@@ -81,6 +93,10 @@ export class InventoryStack extends Stack {
     );
     // UpdateItem only: the writer neither reads, puts nor deletes items.
     Grant.addToPrincipal({ grantee: writer, actions: ['dynamodb:UpdateItem'], resourceArns: [table.tableArn] });
+    // Its own back-pressure: rows still throttled when its time runs out go back on the rows queue as a
+    // new, delayed message, and a message that failed otherwise is handed back with a growing visibility
+    // timeout. (The event source grants the second too; the writer's code relies on it, so it says so.)
+    Grant.addToPrincipal({ grantee: writer, actions: ['sqs:SendMessage', 'sqs:ChangeMessageVisibility'], resourceArns: [rows.queue.queueArn] });
 
     const alerter = new PipelineFunction(this, 'Alerter', {
       part: 'alerter',
@@ -88,8 +104,10 @@ export class InventoryStack extends Stack {
       environment: {
         [settings.env.topicArn]: alerts.topicArn,
         [settings.env.defaultThreshold]: String(settings.inventory.defaultThreshold),
+        [settings.env.alertDeadLetterQueueUrl]: alertDeadLetters.queueUrl,
       },
       logRemovalPolicy: removalPolicy,
+      reservedConcurrentExecutions: reserved(settings.alerter.maxConcurrency),
     });
     alerter.addEventSource(
       new DynamoEventSource(table, {
@@ -98,12 +116,17 @@ export class InventoryStack extends Stack {
         maxBatchingWindow: Duration.seconds(settings.alerter.maxBatchingWindowSeconds),
         bisectBatchOnError: true,
         retryAttempts: settings.alerter.retryAttempts,
+        parallelizationFactor: settings.alerter.parallelizationFactor,
         reportBatchItemFailures: true,
         onFailure: new SqsDlq(alertDeadLetters),
       }),
     );
     // sns:Publish also authorises PublishBatch.
     Grant.addToPrincipal({ grantee: alerter, actions: ['sns:Publish'], resourceArns: [alerts.topicArn] });
+    // An alert it finally could not publish is parked, payload and all, on the alerts dead-letter queue
+    // (which the stream mapping's on-failure destination also grants; the alerter's code relies on it).
+    Grant.addToPrincipal({ grantee: alerter, actions: ['sqs:SendMessage'], resourceArns: [alertDeadLetters.queueArn] });
+    this.warnIfAlerterOutgrowsItsShare(tableCapacity.warmWriteUnitsPerSecond, reserveConcurrency);
     Validations.of(alerter.executionRole).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -124,9 +147,23 @@ export class InventoryStack extends Stack {
         { label: 'rows', queue: rows.queue, maxAge: rows.visibilityTimeout },
       ],
       deadLetterQueues: [
-        { label: 'upload events', queue: uploadEvents.deadLetterQueue },
-        { label: 'rows', queue: rows.deadLetterQueue },
-        { label: 'alerts', queue: alertDeadLetters },
+        {
+          label: 'upload events',
+          queue: uploadEvents.deadLetterQueue,
+          recovery: `Each is an S3 upload event the splitter gave up on: fix the cause (see the splitter's log group), then \`npx inventory redrive --stage ${stage} --queue upload-events\` splits those uploads again.`,
+        },
+        {
+          label: 'rows',
+          queue: rows.deadLetterQueue,
+          recovery: `Each is a batch of rows the writer gave up on: fix the cause (see the writer's log group), then \`npx inventory redrive --stage ${stage} --queue rows\` applies them again; rows older than the table's are skipped.`,
+        },
+        {
+          label: 'alerts',
+          queue: alertDeadLetters,
+          recovery:
+            `Alerts the alerter could not publish are parked here with their full payload: fix the cause (see the alerter's log group), then \`npx inventory redrive --stage ${stage} --queue alerts\` publishes them again with their original alertId, so subscribers can drop repeats. ` +
+            "A message holding only a stream batch's shard and sequence numbers (the stream mapping's on-failure record, no alert in it) cannot be republished once the stream's 24-hour retention has passed: read the shard and sequence range from it to see which items' alerts may be missing.",
+        },
       ],
       table,
       alertsTopic: alerts,
@@ -144,9 +181,28 @@ export class InventoryStack extends Stack {
       UploadEventsDeadLetterQueueUrl: { value: uploadEvents.deadLetterQueue.queueUrl, description: 'Uploads the splitter gave up on' },
       RowsQueueUrl: { value: rows.queue.queueUrl, description: 'Packed row batches driving the writer' },
       RowsDeadLetterQueueUrl: { value: rows.deadLetterQueue.queueUrl, description: 'Row batches the writer gave up on' },
-      AlertsDeadLetterQueueUrl: { value: alertDeadLetters.queueUrl, description: 'Stream batches the alerter gave up on' },
+      AlertsDeadLetterQueueUrl: { value: alertDeadLetters.queueUrl, description: 'Alerts the alerter could not publish, and stream batches it gave up on' },
     };
     for (const [outputId, output] of Object.entries(outputs)) new CfnOutput(this, outputId, output);
+
+    // Last: it gives a log group to every function aws-cdk-lib added by itself above.
+    new CustomResourceLogs(this, 'CustomResourceLogs', { removalPolicy });
+  }
+
+  /**
+   * The stream runs one alerter per shard, about one shard per partition; a table pre-warmed beyond a new
+   * table's throughput has more partitions than the alerter's share of the concurrency budget, unless the
+   * share is reserved (which then holds the extra shards back instead).
+   */
+  private warnIfAlerterOutgrowsItsShare(warmWriteUnitsPerSecond: number | undefined, reserveConcurrency: boolean): void {
+    if (warmWriteUnitsPerSecond === undefined || reserveConcurrency) return;
+    const partitions = Math.ceil(warmWriteUnitsPerSecond / settings.table.partitionWriteUnitsPerSecond);
+    const alerters = partitions * settings.alerter.parallelizationFactor;
+    if (alerters <= settings.alerter.maxConcurrency) return;
+    Annotations.of(this).addWarningV2(
+      'inventory-pipeline:alerterOutgrowsBudget',
+      `A table pre-warmed for ${warmWriteUnitsPerSecond} writes/s has about ${partitions} partitions, so its stream about ${partitions} shards, and the alerter runs once per shard: up to ${alerters} at once, more than its share of the concurrency budget (${settings.alerter.maxConcurrency}). Deploy with -c reserveConcurrency=true to hold it to its share.`,
+    );
   }
 
   /** The template as synthesized, without the DependsOn entries its references already imply. */

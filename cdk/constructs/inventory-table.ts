@@ -6,11 +6,13 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { settings } from '../../src/shared/settings';
+import type { TableCapacity } from '../deployment';
 
 export interface InventoryTableProps {
   tableName: string;
   /** Retain the table with the stack and refuse DeleteTable (prod); otherwise it goes with the stack. */
   keep: boolean;
+  capacity: TableCapacity;
 }
 
 export class InventoryTable extends Table {
@@ -21,6 +23,10 @@ export class InventoryTable extends Table {
       sortKey: { name: settings.table.sortKey, type: AttributeType.STRING },
       // Uploads arrive in nightly bursts and the table idles in between: on-demand fits both.
       billingMode: BillingMode.PAY_PER_REQUEST,
+      // A ceiling on what a runaway can cost; pre-warming (billed) only when a deployment asks for it.
+      maxWriteRequestUnits: props.capacity.maxWriteRequestUnitsPerSecond,
+      warmThroughput:
+        props.capacity.warmWriteUnitsPerSecond === undefined ? undefined : { writeUnitsPerSecond: props.capacity.warmWriteUnitsPerSecond },
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       stream: StreamViewType.NEW_AND_OLD_IMAGES,
       // The AWS-managed key: every use is visible in CloudTrail, with no key of ours to administer.

@@ -22,11 +22,13 @@ export interface PipelineFunctionProps {
   environment: Record<string, string>;
   /** Whether the function's logs go with the stack (dev) or stay behind (prod). */
   logRemovalPolicy: RemovalPolicy;
+  /** Concurrency reserved for the function alone (and its ceiling); none by default. */
+  reservedConcurrentExecutions?: number;
 }
 
 const projectRoot = join(__dirname, '..', '..');
 
-function logRetention(days: number): RetentionDays {
+export function logRetention(days: number): RetentionDays {
   const retention = Object.values(RetentionDays).find((value) => value === days);
   if (retention === undefined) throw new Error(`settings.observability.logRetentionDays (${days}) is not a retention CloudWatch Logs offers`);
   return retention as RetentionDays;
@@ -59,6 +61,7 @@ export class PipelineFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: memoryMb,
       timeout: Duration.seconds(timeoutSeconds),
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role,
       logGroup,
       tracing: Tracing.ACTIVE,

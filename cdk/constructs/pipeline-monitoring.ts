@@ -37,6 +37,8 @@ export interface MonitoredSourceQueue {
 export interface MonitoredDeadLetterQueue {
   label: string;
   queue: IQueue;
+  /** What a message on it is, and how to recover it: the alarm tells whoever it pages. */
+  recovery: string;
 }
 
 export interface PipelineMonitoringProps {
@@ -91,10 +93,10 @@ export class PipelineMonitoring extends Construct {
       this.alarms.push(alarm);
     };
 
-    for (const { label, queue } of props.deadLetterQueues) {
+    for (const { label, queue, recovery } of props.deadLetterQueues) {
       alarmOn(
         `${constructId(label)}NotEmpty`,
-        `The ${label} dead-letter queue holds messages the pipeline gave up on: inspect them, fix the cause, then redrive.`,
+        `The ${label} dead-letter queue holds messages the pipeline gave up on. ${recovery}`,
         queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: alarmPeriod }),
         0,
       );

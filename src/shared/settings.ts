@@ -64,6 +64,30 @@ export const settings = {
   table: {
     partitionKey: 'store',
     sortKey: 'product',
+    /**
+     * What one partition takes per second: 1,000 write units (DynamoDB's per-partition limit; a conditional
+     * UpdateItem of an item under 1 KB is one, whether its condition passes or not). A store's items share a
+     * partition key, so a one-store file writes to one partition — until DynamoDB splits it for heat.
+     */
+    partitionWriteUnitsPerSecond: 1_000,
+    /**
+     * A new on-demand table's warm throughput — what it takes at once, free: 4,000 writes/s (and 12,000 reads/s),
+     * spread over about 4 partitions. DynamoDB refuses a configured warm throughput below it.
+     */
+    onDemandWarmWriteUnitsPerSecond: 4_000,
+    /**
+     * Defaults of the table's capacity context values (cdk/deployment.ts; what they cost: docs/deploy.md).
+     * `warmWriteUnitsPerSecond` (-c tableWarmWriteUnits): pre-warm the table to take this many writes/s at once;
+     * null leaves the table's own — 4,000 for a new table, already the writer's whole nominal rate (4 × 1,000/s);
+     * raising it is billed, and a warm throughput can't be lowered again.
+     * `maxWriteRequestUnitsPerSecond` (-c tableMaxWriteUnits): the table's on-demand maximum; DynamoDB throttles
+     * writes beyond it. Twice the writer's nominal rate: the writer (the table's only writer) never reaches it unless
+     * UpdateItem gets twice as fast, and a runaway can't spend more than 8,000 × $0.625 per million ≈ $18 an hour.
+     */
+    capacity: {
+      warmWriteUnitsPerSecond: null,
+      maxWriteRequestUnitsPerSecond: 8_000,
+    },
   },
 
   packing: {
@@ -93,6 +117,13 @@ export const settings = {
     maxSemiSpaceMb: 8,
     /** One upload per invocation: each file gets the whole time budget. */
     batchSize: 1,
+    /**
+     * Splitter invocations at once (the upload-events mapping's MaximumConcurrency, SQS's minimum). One splitter
+     * packs rows far faster than the writers apply them (npm run bench, P1: hundreds of thousands a second against
+     * the writers' ~4,000), so more would only fill the rows queue sooner; two keep small files moving while a big
+     * one takes its time.
+     */
+    maxConcurrency: 2,
   },
 
   writer: {
@@ -100,8 +131,13 @@ export const settings = {
     memoryMb: 512,
     batchSize: 10,
     maxBatchingWindowSeconds: 1,
-    /** Event source mapping maximum concurrency: caps the write rate the table sees. */
-    maxConcurrency: 10,
+    /**
+     * Writer invocations at once (the rows mapping's MaximumConcurrency): caps the write rate the table sees. One
+     * invocation keeps writeConcurrency UpdateItems in flight — 8 at ~8 ms each ≈ 1,000 writes/s, one partition's
+     * limit — so 4 invocations ≈ 4,000 writes/s: a new on-demand table's warm throughput, spread over its ~4
+     * partitions when a night's files cover many stores. More would only be throttled on a new table.
+     */
+    maxConcurrency: 4,
     /**
      * UpdateItem calls in flight within one invocation, at most, across all messages of the batch.
      * One DynamoDB partition takes 1,000 write units a second; an UpdateItem of an item under 1 KB
@@ -149,6 +185,15 @@ export const settings = {
     maxBatchingWindowSeconds: 1,
     /** Stream retries before a batch goes to the alert dead-letter queue (bisecting on each error). */
     retryAttempts: 5,
+    /** Batches one stream shard feeds at once (the mapping's ParallelizationFactor). */
+    parallelizationFactor: 1,
+    /**
+     * The alerter's share of the concurrency budget. A stream mapping has no maximum concurrency: it runs one
+     * invocation per shard (× parallelizationFactor), and the table's stream has about one shard per partition — 4
+     * for a new on-demand table (4,000 writes/s ÷ 1,000 per partition). A table pre-warmed higher, or grown past
+     * 10 GB a partition, has more; `-c reserveConcurrency=true` holds the alerter to this share regardless.
+     */
+    maxConcurrency: 4,
     /** SNS PublishBatch takes at most 10 entries. */
     publishBatchSize: 10,
     /**
@@ -156,6 +201,18 @@ export const settings = {
      * well inside the alerter's timeout) before the alert is parked on the alerts dead-letter queue.
      */
     maxPublishAttempts: 10,
+  },
+
+  concurrency: {
+    /**
+     * The pipeline's concurrency budget: splitter 2 + writer 4 + alerter 4 = 10 functions running at once, at most.
+     * Lambda's concurrency is shared by every function of the account and Region (1,000 by default; less on new
+     * accounts); the SQS mappings' maximum concurrency keeps a burst of uploads from taking it all and starving the
+     * writer and alerter — a function throttled on an SQS message burns one of that message's receives.
+     * `-c reserveConcurrency=true` also reserves each function's share (a guarantee as well as a ceiling); Lambda
+     * then wants 100 of the account's concurrency left unreserved, so it is off by default.
+     */
+    budget: 10,
   },
 
   queues: {
@@ -185,6 +242,15 @@ export const settings = {
     logRetentionDays: 30,
   },
 
+  nodeRuntime: {
+    /**
+     * V8's old generation (--max-old-space-size) as a share of the function's memory, for a function that sets
+     * its young generation itself. Lambda's bootstrap sizes both (old: 90% of memory) only when NODE_OPTIONS sets
+     * neither; 85% leaves room for the young generation and for the off-heap buffers of a streamed file.
+     */
+    oldSpaceShareOfMemory: 0.85,
+  },
+
   /** Environment variables the handlers read (set by the CDK stack; by the local runtime directly). */
   env: {
     /** The rows queue: the splitter sends row batches to it; the writer re-sends rows it deferred (throttling). */
@@ -200,8 +266,11 @@ export const settings = {
 /** NODE_OPTIONS a function runs with, on Lambda (the stack sets them) and in the benchmark's P2. */
 export function nodeOptionsOf(part: 'splitter' | 'writer' | 'alerter'): string {
   const block = settings[part];
-  const semiSpace = 'maxSemiSpaceMb' in block ? [`--max-semi-space-size=${block.maxSemiSpaceMb}`] : [];
-  return ['--enable-source-maps', ...semiSpace].join(' ');
+  const heap =
+    'maxSemiSpaceMb' in block
+      ? [`--max-semi-space-size=${block.maxSemiSpaceMb}`, `--max-old-space-size=${Math.floor(block.memoryMb * settings.nodeRuntime.oldSpaceShareOfMemory)}`]
+      : [];
+  return ['--enable-source-maps', ...heap].join(' ');
 }
 
 export function visibilityTimeoutSeconds(consumerTimeoutSeconds: number): number {

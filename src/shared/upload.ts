@@ -3,7 +3,8 @@
  *
  * Upload order is the S3 event's eventTime (millisecond precision); uploads with the same
  * eventTime are ordered by a hash of the object key, then by the event's sequencer (S3 documents
- * it as the way to order events for the same key: a greater hexadecimal value is later). Every row
+ * it as the way to order events for the same key, and how to compare two: right-pad the shorter
+ * with zeros, then compare as text; the greater is later). Every row
  * is stamped with its upload's stamp followed by its line number, so a later upload beats an
  * earlier one and, within a file, a later line beats an earlier one. Stamps are fixed-width
  * strings, compared as strings by DynamoDB's condition expressions and by this code alike.
@@ -48,7 +49,9 @@ export function uploadStamp(eventTime: string, key: string, sequencer: string): 
   const time = new Date(eventTime);
   if (Number.isNaN(time.getTime())) throw new Error(`S3 event has an invalid eventTime '${eventTime}'`);
   const keyHash = createHash('sha256').update(key).digest('hex').slice(0, 16);
-  const sequence = sequencer.toUpperCase().padStart(sequencerWidth, '0');
+  // Right-padded, as S3 documents: its sequencers differ in length, and `…E5` followed by more
+  // digits is later than `…E5` itself, whatever those digits are.
+  const sequence = sequencer.toUpperCase().padEnd(sequencerWidth, '0');
   return `${time.toISOString()}/${keyHash}/${sequence}`;
 }
 

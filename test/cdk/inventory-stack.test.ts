@@ -1,11 +1,12 @@
 /**
  * The synthesized template carries every property the pipeline relies on, with the values of the
- * shared settings. One dev synthesis (bundled, with an alert email) and one prod synthesis.
+ * shared settings. One dev synthesis (bundled, with an alert email), one prod synthesis, and one prod
+ * synthesis with every capacity and concurrency context value set.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { MetricName, nodeOptionsOf, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 import type { PipelinePart } from '../../cdk/constructs/pipeline-function';
 import { synthesizePipeline, type SynthesizedPipeline } from './synth';
@@ -25,32 +26,57 @@ const constructOf = (part: PipelinePart) => part.charAt(0).toUpperCase() + part.
 const reportBatchItemFailures = ['ReportBatchItemFailures'];
 const tlsOnly = { Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } };
 
+/** -c values a big night's prod deployment might set. */
+const bigNight = { warmWriteUnits: 20_000, maxWriteUnits: 30_000 };
+
 let dev: SynthesizedPipeline;
 let prod: SynthesizedPipeline;
+let prodForBigNights: SynthesizedPipeline;
 /** Logical ID of the dev resource at a construct path. */
 let id: (path: string) => string;
+/** Logical ID of the prod resource at a construct path. */
+let prodId: (path: string) => string;
 
 beforeAll(() => {
   dev = synthesizePipeline({ context: { alertEmail }, bundle: true });
   prod = synthesizePipeline({ context: { stage: 'prod' } });
+  prodForBigNights = synthesizePipeline({
+    context: {
+      stage: 'prod',
+      tableWarmWriteUnits: String(bigNight.warmWriteUnits),
+      tableMaxWriteUnits: String(bigNight.maxWriteUnits),
+      reserveConcurrency: 'true',
+    },
+  });
   id = (path) => logicalIdAt(dev.stack, path);
+  prodId = (path) => logicalIdAt(prod.stack, path);
 });
 
 afterAll(() => {
   dev?.dispose();
   prod?.dispose();
+  prodForBigNights?.dispose();
 });
 
 const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+
+/** The properties of the one event source mapping that invokes the function at a construct path. */
+function eventSourceMappingOf(pipeline: SynthesizedPipeline, functionPath: string): Record<string, any> {
+  const functionRef = JSON.stringify({ Ref: logicalIdAt(pipeline.stack, functionPath) });
+  const mappings = Object.values(resourcesOfType(pipeline.template, 'AWS::Lambda::EventSourceMapping')).filter(
+    (mapping) => JSON.stringify(mapping.Properties!.FunctionName) === functionRef,
+  );
+  expect(mappings).toHaveLength(1);
+  return mappings[0]!.Properties!;
+}
 const objectsArn = (bucketLogicalId: string, prefix: string) => ({ 'Fn::Join': ['', [arnOf(bucketLogicalId), `/${prefix}*`]] });
 
 describe('uploads bucket', () => {
-  test('blocks public access, encrypts, logs access to its own bucket, and expires uploads, rejects and reports', () => {
+  test('blocks public access, encrypts, and expires uploads, rejects and reports', () => {
     const bucket = resourceOf(dev.template, id('Uploads/Bucket')).Properties!;
     expect(bucket).toMatchObject({
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      LoggingConfiguration: { DestinationBucketName: { Ref: id('Uploads/AccessLogs') } },
     });
     const { prefix, rejectsPrefix, reportsPrefix, expireAfterDays } = settings.uploads;
     expect(bucket.LifecycleConfiguration).toEqual({
@@ -60,24 +86,57 @@ describe('uploads bucket', () => {
     });
   });
 
+  test('prod logs every request to an access-log bucket of its own, which S3 log delivery of this bucket and account may write to', () => {
+    expect(resourceOf(prod.template, prodId('Uploads/Bucket')).Properties).toMatchObject({
+      LoggingConfiguration: { DestinationBucketName: { Ref: prodId('Uploads/AccessLogs') } },
+    });
+    prod.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: prodId('Uploads/AccessLogs') },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: {
+              ArnLike: { 'aws:SourceArn': arnOf(prodId('Uploads/Bucket')) },
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
   test('the access log bucket is private and encrypted too, and keeps logs as long as the functions do', () => {
-    expect(resourceOf(dev.template, id('Uploads/AccessLogs')).Properties).toMatchObject({
+    expect(resourceOf(prod.template, prodId('Uploads/AccessLogs')).Properties).toMatchObject({
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: settings.observability.logRetentionDays })] },
     });
   });
 
-  test('CloudFormation names the buckets (bucket names are global)', () => {
-    for (const bucket of Object.values(resourcesOfType(dev.template, 'AWS::S3::Bucket'))) expect(bucket.Properties!.BucketName).toBeUndefined();
+  test('dev logs no access: its buckets go with the stack, and a late log delivery would fail their deletion', () => {
+    expect(resourceOf(dev.template, id('Uploads/Bucket')).Properties!.LoggingConfiguration).toBeUndefined();
+    expect(Object.keys(resourcesOfType(dev.template, 'AWS::S3::Bucket'))).toEqual([id('Uploads/Bucket')]);
   });
 
-  test('both buckets refuse requests without TLS', () => {
-    for (const bucket of ['Uploads/Bucket', 'Uploads/AccessLogs']) {
-      dev.template.hasResourceProperties('AWS::S3::BucketPolicy', {
-        Bucket: { Ref: id(bucket) },
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ ...tlsOnly, Action: 's3:*' })]) },
-      });
+  test('CloudFormation names the buckets (bucket names are global)', () => {
+    for (const pipeline of [dev, prod]) {
+      for (const bucket of Object.values(resourcesOfType(pipeline.template, 'AWS::S3::Bucket'))) expect(bucket.Properties!.BucketName).toBeUndefined();
+    }
+  });
+
+  test('every bucket refuses requests without TLS', () => {
+    for (const pipeline of [dev, prod]) {
+      const buckets = Object.keys(resourcesOfType(pipeline.template, 'AWS::S3::Bucket'));
+      expect(buckets.length).toBeGreaterThan(0);
+      for (const bucket of buckets) {
+        pipeline.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+          Bucket: { Ref: bucket },
+          PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ ...tlsOnly, Action: 's3:*' })]) },
+        });
+      }
     }
   });
 
@@ -101,20 +160,29 @@ describe('uploads bucket', () => {
     );
   });
 
-  test('only this bucket may send to the upload-events queue', () => {
-    dev.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: id('UploadEvents/Queue') }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Allow',
-            Principal: { Service: 's3.amazonaws.com' },
-            Action: Match.arrayWith(['sqs:SendMessage']),
-            Condition: { ArnLike: { 'aws:SourceArn': arnOf(id('Uploads/Bucket')) } },
-          }),
-        ]),
-      },
-    });
+  test('only S3, for this bucket of this account, may send to the upload-events queue — and only send', () => {
+    const [policy, ...others] = Object.values(resourcesOfType(dev.template, 'AWS::SQS::QueuePolicy')).filter(
+      (candidate) => JSON.stringify(candidate.Properties!.Queues) === JSON.stringify([{ Ref: id('UploadEvents/Queue') }]),
+    );
+    expect(others).toHaveLength(0);
+    const allowed = (policy!.Properties!.PolicyDocument as { Statement: PolicyStatementJson[] }).Statement.filter((statement) => statement.Effect === 'Allow');
+    expect(allowed).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 's3.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: arnOf(id('UploadEvents/Queue')),
+        Condition: {
+          ArnLike: { 'aws:SourceArn': arnOf(id('Uploads/Bucket')) },
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        },
+      }),
+    ]);
+  });
+
+  test('the notifications are configured only once the queue policy lets S3 send (S3 checks it then)', () => {
+    const [notifications] = Object.keys(resourcesOfType(dev.template, 'Custom::S3BucketNotifications'));
+    const queuePolicy = logicalIdAt(dev.stack, 'UploadEvents/Queue/Policy');
+    expect(resourceOf(dev.template, notifications!).DependsOn).toEqual(expect.arrayContaining([queuePolicy]));
   });
 });
 
@@ -188,13 +256,44 @@ describe('inventory table', () => {
       SSESpecification: { SSEEnabled: true },
     });
   });
+
+  test('by default: capped at the settings’ maximum write units, and not pre-warmed (a new table’s own throughput is free)', () => {
+    const table = resourceOf(dev.template, id('Inventory')).Properties!;
+    expect(table.OnDemandThroughput).toEqual({ MaxWriteRequestUnits: settings.table.capacity.maxWriteRequestUnitsPerSecond });
+    expect(table.WarmThroughput).toBeUndefined();
+  });
+
+  test('-c tableWarmWriteUnits and -c tableMaxWriteUnits pre-warm and cap the table', () => {
+    expect(resourceOf(prodForBigNights.template, logicalIdAt(prodForBigNights.stack, 'Inventory')).Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      OnDemandThroughput: { MaxWriteRequestUnits: bigNight.maxWriteUnits },
+      WarmThroughput: { WriteUnitsPerSecond: bigNight.warmWriteUnits },
+    });
+  });
+
+  test('the writers at full concurrency fit what a new table takes at once, and stay under the cap', () => {
+    const mapping = eventSourceMappingOf(dev, 'Writer');
+    const writerPeak = (mapping.ScalingConfig as { MaximumConcurrency: number }).MaximumConcurrency * settings.table.partitionWriteUnitsPerSecond;
+    expect(writerPeak).toBeLessThanOrEqual(settings.table.onDemandWarmWriteUnitsPerSecond);
+    expect(writerPeak).toBeLessThan((resourceOf(dev.template, id('Inventory')).Properties!.OnDemandThroughput as { MaxWriteRequestUnits: number }).MaxWriteRequestUnits);
+  });
 });
 
 describe('functions', () => {
   const environmentOf: Record<PipelinePart, () => Record<string, unknown>> = {
     splitter: () => ({ [settings.env.workQueueUrl]: { Ref: id('Rows/Queue') } }),
-    writer: () => ({ [settings.env.tableName]: { Ref: id('Inventory') }, [settings.env.defaultThreshold]: String(settings.inventory.defaultThreshold) }),
-    alerter: () => ({ [settings.env.topicArn]: { Ref: id('Alerts') }, [settings.env.defaultThreshold]: String(settings.inventory.defaultThreshold) }),
+    // The writer re-sends the rows it deferred (throttling) to the rows queue.
+    writer: () => ({
+      [settings.env.tableName]: { Ref: id('Inventory') },
+      [settings.env.defaultThreshold]: String(settings.inventory.defaultThreshold),
+      [settings.env.workQueueUrl]: { Ref: id('Rows/Queue') },
+    }),
+    // The alerter parks the alerts it could not publish on the alerts dead-letter queue.
+    alerter: () => ({
+      [settings.env.topicArn]: { Ref: id('Alerts') },
+      [settings.env.defaultThreshold]: String(settings.inventory.defaultThreshold),
+      [settings.env.alertDeadLetterQueueUrl]: { Ref: id('AlertDeadLetters') },
+    }),
   };
 
   test.each(parts)('%s: Node.js 22 on ARM64, memory and timeout from the settings, traced, with its own log group', (part) => {
@@ -228,9 +327,10 @@ describe('functions', () => {
     });
   });
 
-  test('the splitter caps its young generation (a flat footprint whatever the file size); the others keep the defaults', () => {
-    const options = (part: (typeof parts)[number]) => (resourceOf(dev.template, id(constructOf(part))).Properties!.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS;
-    expect(options('splitter')).toBe(`--enable-source-maps --max-semi-space-size=${settings.splitter.maxSemiSpaceMb}`);
+  test('the splitter caps its young generation (a flat footprint whatever the file size) and so sizes its old one too; the others leave both to Lambda', () => {
+    const options = (part: (typeof parts)[number]) => (resourceOf(dev.template, id(constructOf(part))).Properties!.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS!;
+    // Lambda's bootstrap sizes V8's heap itself only when NODE_OPTIONS sets neither generation (the share: settings.test.ts).
+    expect(options('splitter')).toMatch(new RegExp(`^--enable-source-maps --max-semi-space-size=${settings.splitter.maxSemiSpaceMb} --max-old-space-size=\\d+$`));
     expect(options('writer')).toBe('--enable-source-maps');
     expect(options('alerter')).toBe('--enable-source-maps');
   });
@@ -245,11 +345,12 @@ describe('functions', () => {
 });
 
 describe('event source mappings', () => {
-  test('splitter: one upload event at a time, partial batch responses', () => {
+  test('splitter: one upload event at a time, maximum concurrency from the settings, partial batch responses', () => {
     dev.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: id('Splitter') },
       EventSourceArn: arnOf(id('UploadEvents/Queue')),
       BatchSize: settings.splitter.batchSize,
+      ScalingConfig: { MaximumConcurrency: settings.splitter.maxConcurrency },
       FunctionResponseTypes: reportBatchItemFailures,
     });
   });
@@ -274,6 +375,7 @@ describe('event source mappings', () => {
       MaximumBatchingWindowInSeconds: settings.alerter.maxBatchingWindowSeconds,
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: settings.alerter.retryAttempts,
+      ParallelizationFactor: settings.alerter.parallelizationFactor,
       DestinationConfig: { OnFailure: { Destination: arnOf(id('AlertDeadLetters')) } },
       FunctionResponseTypes: reportBatchItemFailures,
     });
@@ -281,6 +383,81 @@ describe('event source mappings', () => {
 
   test('there are exactly these three', () => {
     dev.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+  });
+
+  test('every mapping that reads a queue has a maximum concurrency', () => {
+    const queues = Object.keys(resourcesOfType(dev.template, 'AWS::SQS::Queue'));
+    const queueMappings = Object.values(resourcesOfType(dev.template, 'AWS::Lambda::EventSourceMapping')).filter((mapping) =>
+      queues.some((queue) => JSON.stringify(mapping.Properties!.EventSourceArn) === JSON.stringify(arnOf(queue))),
+    );
+    expect(queueMappings).toHaveLength(2);
+    for (const mapping of queueMappings) expect(mapping.Properties!.ScalingConfig).toEqual({ MaximumConcurrency: expect.any(Number) });
+  });
+});
+
+describe('concurrency budget', () => {
+  const shareOf = (part: PipelinePart) => settings[part].maxConcurrency;
+
+  /**
+   * The most invocations of each function the template lets run at once. An SQS mapping runs at most its
+   * MaximumConcurrency; a stream mapping one per shard and ParallelizationFactor, and a DynamoDB stream has
+   * about one shard per table partition (one per 1,000 write units of the table's warm throughput). Reserved
+   * concurrency caps either.
+   */
+  function mostAtOnce(pipeline: SynthesizedPipeline): Record<PipelinePart, number> {
+    const reserved = (part: PipelinePart) =>
+      (resourceOf(pipeline.template, logicalIdAt(pipeline.stack, constructOf(part))).Properties!.ReservedConcurrentExecutions as number | undefined) ?? Infinity;
+    const fromQueue = (part: PipelinePart) =>
+      Math.min(eventSourceMappingOf(pipeline, constructOf(part)).ScalingConfig?.MaximumConcurrency ?? Infinity, reserved(part));
+    const table = resourceOf(pipeline.template, logicalIdAt(pipeline.stack, 'Inventory')).Properties!;
+    const warmWrites = (table.WarmThroughput as { WriteUnitsPerSecond?: number } | undefined)?.WriteUnitsPerSecond ?? settings.table.onDemandWarmWriteUnitsPerSecond;
+    const shards = Math.ceil(warmWrites / settings.table.partitionWriteUnitsPerSecond);
+    const fromStream = Math.min((eventSourceMappingOf(pipeline, 'Alerter').ParallelizationFactor ?? 1) * shards, reserved('alerter'));
+    return { splitter: fromQueue('splitter'), writer: fromQueue('writer'), alerter: fromStream };
+  }
+  const total = (atOnce: Record<PipelinePart, number>) => parts.reduce((sum, part) => sum + atOnce[part], 0);
+
+  test('the settings’ budget is the sum of the functions’ shares', () => {
+    expect(total({ splitter: shareOf('splitter'), writer: shareOf('writer'), alerter: shareOf('alerter') })).toBe(settings.concurrency.budget);
+  });
+
+  test.each(['dev', 'prod'])('%s: splitter, writer and alerter together never run more than the budget, and nothing is reserved', (stage) => {
+    const pipeline = stage === 'dev' ? dev : prod;
+    const atOnce = mostAtOnce(pipeline);
+    expect(atOnce).toEqual({ splitter: shareOf('splitter'), writer: shareOf('writer'), alerter: expect.any(Number) });
+    expect(total(atOnce)).toBeLessThanOrEqual(settings.concurrency.budget);
+    for (const part of parts) {
+      expect(resourceOf(pipeline.template, logicalIdAt(pipeline.stack, constructOf(part))).Properties!.ReservedConcurrentExecutions).toBeUndefined();
+    }
+  });
+
+  test('-c reserveConcurrency=true reserves each function’s share, which holds even the alerter of a pre-warmed table to the budget', () => {
+    const reservedOf = (part: PipelinePart) =>
+      resourceOf(prodForBigNights.template, logicalIdAt(prodForBigNights.stack, constructOf(part))).Properties!.ReservedConcurrentExecutions;
+    expect(Object.fromEntries(parts.map((part) => [part, reservedOf(part)]))).toEqual(Object.fromEntries(parts.map((part) => [part, shareOf(part)])));
+    expect(total(mostAtOnce(prodForBigNights))).toBeLessThanOrEqual(settings.concurrency.budget);
+    // Lambda throttles an SQS mapping that invokes beyond the reservation, and each throttle burns a receive.
+    for (const part of ['splitter', 'writer'] as const) {
+      expect(eventSourceMappingOf(prodForBigNights, constructOf(part)).ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(reservedOf(part) as number);
+    }
+  });
+
+  test('a table pre-warmed for more shards than the alerter’s share warns at synth unless the share is reserved', () => {
+    const warned = (pipeline: SynthesizedPipeline) =>
+      Annotations.fromStack(pipeline.stack).findWarning('*', Match.stringLikeRegexp('-c reserveConcurrency=true')).length > 0;
+    // The synth prints its validation report, warning included, on stderr, as `cdk synth` does.
+    const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const preWarmed = synthesizePipeline({ context: { tableWarmWriteUnits: String(bigNight.warmWriteUnits), tableMaxWriteUnits: String(bigNight.maxWriteUnits) } });
+    try {
+      expect(total(mostAtOnce(preWarmed))).toBeGreaterThan(settings.concurrency.budget);
+      expect(warned(preWarmed)).toBe(true);
+      expect(printed.mock.calls.flat().join('\n')).toContain('Deploy with -c reserveConcurrency=true to hold it to its share');
+      expect(warned(prodForBigNights)).toBe(false);
+      expect(warned(dev)).toBe(false);
+    } finally {
+      printed.mockRestore();
+      preWarmed.dispose();
+    }
   });
 });
 
@@ -356,12 +533,14 @@ describe('least privilege', () => {
         statement.Action.filter((action) => action.startsWith(`${service}:`)).flatMap((action) => statement.Resource.map((resource) => ({ action, resource }))),
       );
 
-  test('splitter: reads uploads/*, writes rejects/* and reports/*, sends to the rows queue — nothing else in S3', () => {
+  test('splitter: reads uploads/* (by version too), writes rejects/* and reports/*, sends to the rows queue — nothing else in S3', () => {
     const bucket = id('Uploads/Bucket');
     const { prefix, rejectsPrefix, reportsPrefix } = settings.uploads;
     expect(allowed('splitter', 's3')).toEqual(
       expect.arrayContaining([
         { action: 's3:GetObject', resource: objectsArn(bucket, prefix) },
+        // It reads by VersionId when the event has one (a versioned bucket).
+        { action: 's3:GetObjectVersion', resource: objectsArn(bucket, prefix) },
         // So that a GetObject of a since-deleted upload answers 404, which the splitter skips.
         { action: 's3:ListBucket', resource: arnOf(bucket) },
         ...[rejectsPrefix, reportsPrefix].flatMap((results) =>
@@ -369,14 +548,19 @@ describe('least privilege', () => {
         ),
       ]),
     );
-    expect(allowed('splitter', 's3')).toHaveLength(6);
+    expect(allowed('splitter', 's3')).toHaveLength(7);
     expect(allowed('splitter', 'sqs')).toEqual(expect.arrayContaining([{ action: 'sqs:SendMessage', resource: arnOf(id('Rows/Queue')) }]));
     expect(allowed('splitter', 'dynamodb')).toEqual([]);
     expect(allowed('splitter', 'sns')).toEqual([]);
   });
 
-  test('writer: UpdateItem on the table, nothing else in DynamoDB', () => {
+  test('writer: UpdateItem on the table, nothing else in DynamoDB; re-sends and hands back messages of the rows queue, no other queue', () => {
     expect(allowed('writer', 'dynamodb')).toEqual([{ action: 'dynamodb:UpdateItem', resource: arnOf(id('Inventory')) }]);
+    const rowsQueue = arnOf(id('Rows/Queue'));
+    expect(allowed('writer', 'sqs')).toEqual(
+      expect.arrayContaining(['sqs:SendMessage', 'sqs:ChangeMessageVisibility'].map((action) => ({ action, resource: rowsQueue }))),
+    );
+    expect(allowed('writer', 'sqs').filter(({ resource }) => JSON.stringify(resource) !== JSON.stringify(rowsQueue))).toEqual([]);
     expect(allowed('writer', 's3')).toEqual([]);
     expect(allowed('writer', 'sns')).toEqual([]);
   });
@@ -389,6 +573,12 @@ describe('least privilege', () => {
     );
     expect(allowed('alerter', 'dynamodb').filter(({ resource }) => JSON.stringify(resource) === JSON.stringify(arnOf(id('Inventory'))))).toEqual([]);
     expect(allowed('alerter', 's3')).toEqual([]);
+  });
+
+  test('alerter: parks the alerts it could not publish on the alerts dead-letter queue, and may send to no other queue', () => {
+    const alertDeadLetters = arnOf(id('AlertDeadLetters'));
+    expect(allowed('alerter', 'sqs')).toEqual(expect.arrayContaining([{ action: 'sqs:SendMessage', resource: alertDeadLetters }]));
+    expect(allowed('alerter', 'sqs').filter(({ resource }) => JSON.stringify(resource) !== JSON.stringify(alertDeadLetters))).toEqual([]);
   });
 });
 
@@ -426,10 +616,30 @@ describe('monitoring', () => {
       .map((alarm) => alarm.Properties!)
       .filter((alarm) => alarm.MetricName === metricName && JSON.stringify(alarm.Dimensions) === JSON.stringify([dimension]));
 
-  test.each(['UploadEvents/DeadLetters', 'Rows/DeadLetters', 'AlertDeadLetters'])('an alarm pages operations when %s holds a message', (queue) => {
+  test.each([
+    { queue: 'UploadEvents/DeadLetters', redrive: 'upload-events' },
+    { queue: 'Rows/DeadLetters', redrive: 'rows' },
+    { queue: 'AlertDeadLetters', redrive: 'alerts' },
+  ])('an alarm pages operations when $queue holds a message, and says how to redrive it', ({ queue, redrive }) => {
     expect(alarmsOn('ApproximateNumberOfMessagesVisible', { Name: 'QueueName', Value: { 'Fn::GetAtt': [id(queue), 'QueueName'] } })).toEqual([
-      expect.objectContaining({ Namespace: 'AWS/SQS', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' }),
+      expect.objectContaining({
+        Namespace: 'AWS/SQS',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        AlarmDescription: expect.stringContaining(`npx inventory redrive --stage dev --queue ${redrive}`),
+      }),
     ]);
+  });
+
+  test('the alerts dead-letter alarm tells parked alerts (republished with their alertId) from stream pointers (gone after 24 hours)', () => {
+    const [alarm] = alarmsOn('ApproximateNumberOfMessagesVisible', { Name: 'QueueName', Value: { 'Fn::GetAtt': [id('AlertDeadLetters'), 'QueueName'] } });
+    const description = alarm!.AlarmDescription as string;
+    expect(description).toMatch(/full payload/);
+    expect(description).toMatch(/original alertId/);
+    expect(description).toMatch(/shard and sequence numbers/);
+    expect(description).toMatch(/24-hour retention/);
+    // CloudWatch's limit for an alarm description.
+    expect(description.length).toBeLessThanOrEqual(1024);
   });
 
   test.each([
@@ -473,23 +683,43 @@ describe('monitoring', () => {
 });
 
 describe('clean-up by stage', () => {
-  test('dev: `cdk destroy` empties and deletes the buckets, deletes the table and the log groups', () => {
-    for (const bucket of ['Uploads/Bucket', 'Uploads/AccessLogs']) expect(resourceOf(dev.template, id(bucket)).DeletionPolicy).toBe('Delete');
-    dev.template.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+  test('dev: `cdk destroy` empties and deletes the bucket, deletes the table and the log groups', () => {
+    expect(resourceOf(dev.template, id('Uploads/Bucket')).DeletionPolicy).toBe('Delete');
+    dev.template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
     const table = resourceOf(dev.template, id('Inventory'));
     expect(table.DeletionPolicy).toBe('Delete');
     expect(table.Properties!.DeletionProtectionEnabled).toBeFalsy();
     for (const logGroup of Object.values(resourcesOfType(dev.template, 'AWS::Logs::LogGroup'))) expect(logGroup.DeletionPolicy).toBe('Delete');
   });
 
-  test('prod: the buckets and the table are retained, and the table refuses deletion', () => {
-    const prodId = (path: string) => logicalIdAt(prod.stack, path);
+  test('prod: the buckets, their policies and the table are retained, and the table refuses deletion', () => {
     for (const bucket of ['Uploads/Bucket', 'Uploads/AccessLogs']) expect(resourceOf(prod.template, prodId(bucket)).DeletionPolicy).toBe('Retain');
+    // Without their policies the retained buckets would take plain HTTP, and S3 could no longer deliver access logs.
+    const policies = Object.values(resourcesOfType(prod.template, 'AWS::S3::BucketPolicy'));
+    expect(policies.map((policy) => policy.Properties!.Bucket)).toEqual(
+      expect.arrayContaining([{ Ref: prodId('Uploads/Bucket') }, { Ref: prodId('Uploads/AccessLogs') }]),
+    );
+    for (const policy of policies) expect([policy.DeletionPolicy, policy.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
     prod.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
     const table = resourceOf(prod.template, prodId('Inventory'));
     expect(table.DeletionPolicy).toBe('Retain');
     expect(table.Properties!.DeletionProtectionEnabled).toBe(true);
     for (const logGroup of Object.values(resourcesOfType(prod.template, 'AWS::Logs::LogGroup'))) expect(logGroup.DeletionPolicy).toBe('Retain');
+  });
+
+  test.each(['dev', 'prod'])('%s: every function, aws-cdk-lib’s custom-resource handlers included, logs to a log group of the stack with the settings’ retention', (stage) => {
+    const pipeline = stage === 'dev' ? dev : prod;
+    const functions = Object.values(resourcesOfType(pipeline.template, 'AWS::Lambda::Function'));
+    // The three of the pipeline, the bucket-notifications handler, and in dev the auto-delete-objects provider.
+    expect(functions).toHaveLength(stage === 'dev' ? 5 : 4);
+    for (const fn of functions) {
+      const logGroup = (fn.Properties!.LoggingConfig as { LogGroup?: { Ref?: string } } | undefined)?.LogGroup?.Ref;
+      expect(logGroup).toEqual(expect.any(String));
+      expect(resourceOf(pipeline.template, logGroup!)).toMatchObject({
+        Type: 'AWS::Logs::LogGroup',
+        Properties: { RetentionInDays: settings.observability.logRetentionDays },
+      });
+    }
   });
 
   test('prod resources carry the prod names', () => {

@@ -11,6 +11,7 @@ export interface CfnResourceJson {
   Properties?: Record<string, unknown>;
   DeletionPolicy?: string;
   UpdateReplacePolicy?: string;
+  DependsOn?: string[];
   Metadata?: Record<string, unknown>;
 }
 

@@ -16,10 +16,17 @@ interface ValidationReport {
   pluginReports: { pluginName: string; violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[] }[];
 }
 
-describe.each(['dev', 'prod'])('the %s stage', (stage) => {
+describe.each<{ name: string; context: Record<string, string> }>([
+  { name: 'the dev stage', context: { stage: 'dev' } },
+  { name: 'the prod stage', context: { stage: 'prod' } },
+  {
+    name: 'the prod stage with every capacity and concurrency value set',
+    context: { stage: 'prod', tableWarmWriteUnits: '20000', tableMaxWriteUnits: '30000', reserveConcurrency: 'true' },
+  },
+])('$name', ({ context }) => {
   let pipeline: SynthesizedPipeline;
   beforeAll(() => {
-    pipeline = synthesizePipeline({ context: { stage, alertEmail: 'ops@example.com' }, validate: true });
+    pipeline = synthesizePipeline({ context: { ...context, alertEmail: 'ops@example.com' }, validate: true });
   });
   afterAll(() => pipeline?.dispose());
 

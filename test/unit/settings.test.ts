@@ -1,5 +1,5 @@
 /** The shared settings stay within the AWS limits the code relies on. */
-import { resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
+import { nodeOptionsOf, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 
 const KiB = 1024;
 
@@ -26,4 +26,31 @@ test('queue visibility timeouts follow the six-times-the-consumer rule', () => {
 
 test('resource names carry the stage', () => {
   for (const name of Object.values(resourceNames('qa7'))) expect(name).toContain('-qa7-');
+});
+
+test('an SQS event source mapping’s maximum concurrency is between 2 and 1,000', () => {
+  for (const part of ['splitter', 'writer'] as const) {
+    expect(settings[part].maxConcurrency).toBeGreaterThanOrEqual(2);
+    expect(settings[part].maxConcurrency).toBeLessThanOrEqual(1000);
+  }
+});
+
+test('a stream mapping’s ParallelizationFactor is between 1 and 10', () => {
+  expect(settings.alerter.parallelizationFactor).toBeGreaterThanOrEqual(1);
+  expect(settings.alerter.parallelizationFactor).toBeLessThanOrEqual(10);
+});
+
+test('the default write cap leaves the writers at full concurrency room, so the pipeline is never throttled by its own cap', () => {
+  const writersAtFullConcurrency = settings.writer.maxConcurrency * settings.table.partitionWriteUnitsPerSecond;
+  expect(settings.table.capacity.maxWriteRequestUnitsPerSecond).toBeGreaterThan(writersAtFullConcurrency);
+});
+
+test('a function that sizes V8’s young generation sizes its old one too, at 85–90% of its memory', () => {
+  const options = nodeOptionsOf('splitter').split(' ');
+  expect(options).toContain(`--max-semi-space-size=${settings.splitter.maxSemiSpaceMb}`);
+  const oldSpaceMb = Number(options.find((option) => option.startsWith('--max-old-space-size='))?.split('=')[1]);
+  expect(oldSpaceMb / settings.splitter.memoryMb).toBeGreaterThanOrEqual(0.85 - 1 / settings.splitter.memoryMb);
+  expect(oldSpaceMb / settings.splitter.memoryMb).toBeLessThanOrEqual(0.9);
+  // Either flag makes Lambda's bootstrap leave the heap to NODE_OPTIONS; neither leaves it to Lambda.
+  for (const part of ['writer', 'alerter'] as const) expect(nodeOptionsOf(part)).not.toMatch(/--max-(semi|old)-space-size/);
 });

@@ -1,7 +1,7 @@
 /**
  * Version stamps: the order DynamoDB's condition expressions apply rows in, by plain string
  * comparison. Expected orders are computed here from the rules (time, then key hash, then
- * sequencer as a number; then line as a number), not read from the code under test.
+ * sequencer as S3 documents it; then line as a number), not read from the code under test.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -17,6 +17,14 @@ import { Prng, seeds } from '../../src/shared/prng';
 
 const sign = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const compareNumbers = (a: bigint | number, b: bigint | number) => (a < b ? -1 : a > b ? 1 : 0);
+/**
+ * S3's rule for two sequencers of one key: "The sequencers can be of different lengths. So, to compare these
+ * values, first right pad the shorter value with zeros, and then do a lexicographical comparison."
+ */
+const compareSequencers = (a: string, b: string) => {
+  const length = Math.max(a.length, b.length);
+  return sign(a.toUpperCase().padEnd(length, '0'), b.toUpperCase().padEnd(length, '0'));
+};
 const keyHash = (key: string) => createHash('sha256').update(key).digest('hex');
 const hex = (prng: Prng, maxDigits: number) => prng.text([...'0123456789ABCDEFabcdef'], 1, maxDigits);
 
@@ -50,27 +58,36 @@ describe('uploadStamp', () => {
     }
   });
 
-  test('same eventTime and key: the greater sequencer (as a hexadecimal number) wins, whatever its length or case', () => {
+  test('same eventTime and key: sequencers are ordered as S3 documents (shorter right-padded with zeros, then as text), whatever their length or case', () => {
     const time = '2024-06-01T22:00:00.000Z';
     const key = 'uploads/a.csv';
     for (const seed of seeds(300)) {
       const prng = new Prng(seed);
-      const [a, b] = [hex(prng, 24), hex(prng, 24)];
-      const expected = compareNumbers(BigInt(`0x${a}`), BigInt(`0x${b}`));
+      const a = hex(prng, 24);
+      // Half the time b extends or shares a's beginning: where right- and left-padding disagree.
+      const b = prng.chance(0.5) ? a.slice(0, prng.int(0, a.length)) + hex(prng, 6) : hex(prng, 24);
+      const expected = compareSequencers(a, b);
       expect({ seed, a, b, order: sign(uploadStamp(time, key, a), uploadStamp(time, key, b)) }).toEqual({ seed, a, b, order: expected });
     }
   });
 
   test.each<[string, string]>([
-    ['FF', '100'],
     ['0055AED6DCD90281E5', '0055AED6DCD90281E6'],
-    ['55AED6DCD90281E5', '0055AED6DCD90281E6'],
-    ['9', '0A'],
-    ['', '0'.repeat(17) + '1'],
+    ['0055AED6DCD90281E5', '0055AED6DCD90281E501'],
+    ['100', 'FF'],
+    ['0A', '9'],
+    ['0055AED6DCD90281E6', '55AED6DCD90281E5'],
+    ['', '1'],
     ['0055aed6dcd90281e5', '0055AED6DCD90281E6'],
   ])('sequencer %j is before %j', (earlier, later) => {
     const time = '2024-06-01T22:00:00.000Z';
     expect(sign(uploadStamp(time, 'uploads/a.csv', earlier), uploadStamp(time, 'uploads/a.csv', later))).toBe(-1);
+  });
+
+  test('sequencers equal once right-padded are the same point in the key’s sequence', () => {
+    const time = '2024-06-01T22:00:00.000Z';
+    expect(uploadStamp(time, 'uploads/a.csv', '1')).toBe(uploadStamp(time, 'uploads/a.csv', '100'));
+    expect(uploadStamp(time, 'uploads/a.csv', 'e5')).toBe(uploadStamp(time, 'uploads/a.csv', 'E50'));
   });
 
   test('an unreadable eventTime is an error naming it', () => {
