@@ -126,9 +126,11 @@ test('rejects and alerts that differ from the expectation are reported; a repeat
   ];
   const published: ObservedAlert[] = expectedAlerts.map((alert, index) => ({ ...alert, alertId: `a${index}` }));
   const repeated = [...published, published[0]!, { ...published[0]!, store: 'OTHER-S1', alertId: 'someone-else' }];
-  expect(compareAlerts('night.csv', 'LTX-', expectedAlerts, repeated, mismatches)).toEqual({ observed: 2, mismatched: 0 });
+  expect(compareAlerts('night.csv', 'LTX-', expectedAlerts, repeated, mismatches)).toEqual({ observed: 2, mismatched: 0, missing: 0 });
   const altered = [{ ...expectedAlerts[0]!, count: 4 }, expectedAlerts[1]!];
-  expect(compareAlerts('night.csv', 'LTX-', altered, published, mismatches)).toEqual({ observed: 2, mismatched: 1 });
+  expect(compareAlerts('night.csv', 'LTX-', altered, published, mismatches)).toEqual({ observed: 2, mismatched: 1, missing: 0 });
+  // An expected alert nobody published is lost, not just different.
+  expect(compareAlerts('night.csv', 'LTX-', expectedAlerts, published.slice(1), new Mismatches())).toEqual({ observed: 1, mismatched: 1, missing: 1 });
   expect(mismatches.byCheck).toEqual({ table: 0, rejects: 3, alerts: 1, files: 0 });
   expect(mismatches.first.map((m) => m.detail)).toEqual([
     'night.csv line 9 (empty-product) was not rejected',
