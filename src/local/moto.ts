@@ -4,14 +4,25 @@
  * (exit, Ctrl-C, a crash, SIGKILL) the pipe closes and the server exits, so no orphan is left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { bootstrapAdministrator, iamEnforcementPatch, unauthenticatedBootstrapRequests, type Credentials } from './moto-iam';
 import { ensurePythonTools, venvBin } from './venv';
 
 export interface MotoServer {
   endpoint: string;
+  /** With `enforceIam`: the key of the IAM user that may do anything ("AWS itself"). */
+  administrator?: Credentials;
   stop(): Promise<void>;
 }
 
-const bootstrap = `
+export interface MotoOptions {
+  /**
+   * Check every request against the caller's IAM policies (see moto-iam.ts). Off by default: the
+   * plain local runtime signs with placeholder keys and pays nothing for checks.
+   */
+  enforceIam?: boolean;
+}
+
+const patches = `
 import logging, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 import moto.backends
@@ -33,6 +44,9 @@ def _get_records(self):
     result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
     return json.dumps(result, default=_epoch_seconds), {"Content-Type": "application/x-amz-json-1.0"}
 DynamoDBStreamsHandler.get_records = _get_records
+`;
+
+const serve = `
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
@@ -62,13 +76,14 @@ async function healthy(endpoint: string): Promise<boolean> {
   }
 }
 
-export async function startMoto(): Promise<MotoServer> {
+export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   ensurePythonTools();
   installExitHook();
-  const child = spawn(venvBin('python'), ['-c', bootstrap], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1' },
-  });
+  const bootstrap = options.enforceIam ? [patches, iamEnforcementPatch, serve] : [patches, serve];
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
+  if (options.enforceIam) env.INITIAL_NO_AUTH_ACTION_COUNT = String(unauthenticatedBootstrapRequests);
+  else delete env.INITIAL_NO_AUTH_ACTION_COUNT;
+  const child = spawn(venvBin('python'), ['-c', bootstrap.join('\n')], { stdio: ['pipe', 'pipe', 'pipe'], env });
   running.add(child);
   let output = '';
   const port = await new Promise<number>((resolvePort, reject) => {
@@ -116,7 +131,7 @@ export async function startMoto(): Promise<MotoServer> {
   }
 
   let stopped: Promise<void> | undefined;
-  return {
+  const server: MotoServer = {
     endpoint,
     stop() {
       stopped ??= new Promise<void>((resolveStop) => {
@@ -137,4 +152,13 @@ export async function startMoto(): Promise<MotoServer> {
       return stopped;
     },
   };
+  if (options.enforceIam) {
+    try {
+      server.administrator = await bootstrapAdministrator(endpoint);
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+  }
+  return server;
 }
