@@ -72,7 +72,7 @@ export function readCloudAssembly(dir: string): CloudAssembly {
   for (const [, artifact] of artifacts.filter(([, a]) => a.type === 'cdk:asset-manifest' && a.properties?.file)) {
     const assetManifest = readJson<AssetManifest>(join(root, artifact.properties!.file!), 'The asset manifest');
     for (const file of Object.values(assetManifest.files ?? {})) {
-      for (const destination of Object.values(file.destinations)) assets.set(destination.objectKey, join(root, file.source.path));
+      for (const destination of Object.values(file.destinations)) assets.set(destination.objectKey, resolve(root, file.source.path));
     }
   }
 

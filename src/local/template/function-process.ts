@@ -112,6 +112,8 @@ export class FunctionSandbox {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const output = spec.onOutput ?? ((line: string) => process.stderr.write(`[${spec.name}] ${line}\n`));
+    const { refused } = localNodeOptions(spec.variables.NODE_OPTIONS);
+    if (refused.length > 0) output(`NODE_OPTIONS ${refused.join(' ')} left out: Node ${process.version} does not accept it in NODE_OPTIONS`, 'stderr');
     createInterface({ input: child.stdout! }).on('line', (line) => output(line, 'stdout'));
     createInterface({ input: child.stderr! }).on('line', (line) => output(line, 'stderr'));
     await new Promise<void>((resolve, reject) => {
