@@ -20,7 +20,25 @@ export interface MotoOptions {
    * plain local runtime signs with placeholder keys and pays nothing for checks.
    */
   enforceIam?: boolean;
+  /**
+   * Serve one request at a time, on the server's side: for clients the local runtime cannot wrap
+   * with serialize.ts, such as the bundled functions in their own processes (see serialize.ts for
+   * the races moto has otherwise). A long-polling ReceiveMessage would hold every other request
+   * for its wait; the local runtime never long-polls.
+   */
+  oneRequestAtATime?: boolean;
 }
+
+const oneRequestAtATime = `
+import threading
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+_in_turn = threading.Lock()
+_dispatch = DomainDispatcherApplication.__call__
+def _one_at_a_time(self, environ, start_response):
+    with _in_turn:
+        return _dispatch(self, environ, start_response)
+DomainDispatcherApplication.__call__ = _one_at_a_time
+`;
 
 const patches = `
 import logging, sys
@@ -79,7 +97,7 @@ async function healthy(endpoint: string): Promise<boolean> {
 export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   ensurePythonTools();
   installExitHook();
-  const bootstrap = options.enforceIam ? [patches, iamEnforcementPatch, serve] : [patches, serve];
+  const bootstrap = [patches, ...(options.enforceIam ? [iamEnforcementPatch] : []), ...(options.oneRequestAtATime ? [oneRequestAtATime] : []), serve];
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
   if (options.enforceIam) env.INITIAL_NO_AUTH_ACTION_COUNT = String(unauthenticatedBootstrapRequests);
   else delete env.INITIAL_NO_AUTH_ACTION_COUNT;

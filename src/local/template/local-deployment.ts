@@ -29,7 +29,10 @@ export interface IamEndpoint {
 export interface LocalDeploymentOptions {
   /** The directory `npx cdk synth -o DIR` wrote. */
   assemblyDir: string;
-  /** An IAM-enforcing moto to deploy on; without one, one is started (and stopped on close). */
+  /**
+   * An IAM-enforcing moto to deploy on; without one, one is started (and stopped on close) that also
+   * serves one request at a time, since the functions' own clients cannot be serialized.
+   */
   server?: IamEndpoint;
   /** Most processes per function (a mapping's MaximumConcurrency caps it further). Default 4. */
   maxInstancesPerFunction?: number;
@@ -104,7 +107,7 @@ export class LocalDeployment {
 
   static async start(options: LocalDeploymentOptions): Promise<LocalDeployment> {
     const assemblyStack = pipelineStack(readCloudAssembly(options.assemblyDir));
-    const moto = options.server ? undefined : await startMoto({ enforceIam: true });
+    const moto = options.server ? undefined : await startMoto({ enforceIam: true, oneRequestAtATime: true });
     const server = options.server ?? { endpoint: moto!.endpoint, administrator: moto!.administrator! };
     const target = localTarget(assemblyStack.name);
     const administrator = { endpoint: server.endpoint, region: target.region, credentials: server.administrator };
