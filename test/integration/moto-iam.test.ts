@@ -9,6 +9,7 @@ import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetSha
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateTopicCommand, PublishBatchCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import { administratorArn, readIamDecisions, type Credentials } from '../../src/local/moto-iam';
@@ -45,6 +46,9 @@ beforeAll(async () => {
   queue = { url, arn: Attributes!.QueueArn! };
   otherQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'other' }))).QueueUrl!;
   topicArn = (await new SNSClient(config(admin)).send(new CreateTopicCommand({ Name: 'alerts' }))).TopicArn!;
+  const s3 = new S3Client({ ...config(admin), forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: 'uploads' }));
+  for (const Key of ['uploads/night.csv', 'private/payroll.csv']) await s3.send(new PutObjectCommand({ Bucket: 'uploads', Key, Body: 'store,product,count\n' }));
 
   const iam = new IAMClient(config(admin));
   await iam.send(
@@ -67,6 +71,7 @@ beforeAll(async () => {
           { Effect: 'Allow', Action: ['dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords'], Resource: table.streamArn },
           { Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:ReceiveMessage'], Resource: queue.arn },
           { Effect: 'Allow', Action: 'sns:Publish', Resource: topicArn },
+          { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::uploads/uploads/*' },
         ],
       }),
     }),
@@ -96,6 +101,7 @@ const asRole = () => ({
   streams: new DynamoDBStreamsClient({ ...config(role), maxAttempts: 1 }),
   sqs: new SQSClient({ ...config(role), maxAttempts: 1 }),
   sns: new SNSClient({ ...config(role), maxAttempts: 1 }),
+  s3: new S3Client({ ...config(role), maxAttempts: 1, forcePathStyle: true }),
 });
 
 test('a table-scoped grant allows UpdateItem on that table; PutItem, not granted, is denied with the error AWS sends', async () => {
@@ -140,6 +146,15 @@ test('PublishBatch is allowed by sns:Publish on that topic; publishing to anothe
   ).toBe('allowed');
   expect(await outcome(() => sns.send(new PublishCommand({ TopicArn: `${topicArn}-elsewhere`, Message: 'low' })))).toMatchObject({
     name: 'AccessDenied',
+  });
+});
+
+test('a prefix-scoped S3 grant allows reading under the prefix only; the denial names the object', async () => {
+  const { s3 } = asRole();
+  expect(await outcome(() => s3.send(new GetObjectCommand({ Bucket: 'uploads', Key: 'uploads/night.csv' })))).toBe('allowed');
+  expect(await outcome(() => s3.send(new GetObjectCommand({ Bucket: 'uploads', Key: 'private/payroll.csv' })))).toEqual({
+    name: 'AccessDenied',
+    message: `User: arn:aws:sts::${account}:assumed-role/worker/test is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::uploads/private/payroll.csv`,
   });
 });
 

@@ -6,9 +6,10 @@
  * Names come from the template. Existing resources of the same name are reused, so several runs can
  * share one endpoint.
  *
- * What the local AWS cannot honour is left out on purpose: bucket policies (moto applies them to
- * object requests without the request's context, so the template's "deny unless TLS" statement would
- * deny every request), encryption, lifecycle, logging and point-in-time recovery.
+ * What the local AWS cannot honour is left out on purpose: bucket policies (moto applies their Deny
+ * statements to object requests with every Condition counted as met, having no request context, so
+ * the template's "deny unless TLS" statement denies every object request — measured: PutObject 403),
+ * encryption, lifecycle, logging and point-in-time recovery.
  */
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import {
