@@ -4,7 +4,7 @@
  * (exit, Ctrl-C, a crash, SIGKILL) the pipe closes and the server exits, so no orphan is left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { bootstrapAdministrator, iamEnforcementPatch, unauthenticatedBootstrapRequests, type Credentials } from './moto-iam';
+import type { Credentials } from './moto-iam';
 import { ensurePythonTools, venvBin } from './venv';
 
 export interface MotoServer {
@@ -97,9 +97,11 @@ async function healthy(endpoint: string): Promise<boolean> {
 export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   ensurePythonTools();
   installExitHook();
-  const bootstrap = [patches, ...(options.enforceIam ? [iamEnforcementPatch] : []), ...(options.oneRequestAtATime ? [oneRequestAtATime] : []), serve];
+  // Loaded only when asked for: the plain runtime's start-up does not pay for the IAM client.
+  const iam = options.enforceIam ? (require('./moto-iam') as typeof import('./moto-iam')) : undefined;
+  const bootstrap = [patches, ...(iam ? [iam.iamEnforcementPatch] : []), ...(options.oneRequestAtATime ? [oneRequestAtATime] : []), serve];
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
-  if (options.enforceIam) env.INITIAL_NO_AUTH_ACTION_COUNT = String(unauthenticatedBootstrapRequests);
+  if (iam) env.INITIAL_NO_AUTH_ACTION_COUNT = String(iam.unauthenticatedBootstrapRequests);
   else delete env.INITIAL_NO_AUTH_ACTION_COUNT;
   const child = spawn(venvBin('python'), ['-c', bootstrap.join('\n')], { stdio: ['pipe', 'pipe', 'pipe'], env });
   running.add(child);
@@ -170,9 +172,9 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
       return stopped;
     },
   };
-  if (options.enforceIam) {
+  if (iam) {
     try {
-      server.administrator = await bootstrapAdministrator(endpoint);
+      server.administrator = await iam.bootstrapAdministrator(endpoint);
     } catch (error) {
       await server.stop();
       throw error;
