@@ -4,14 +4,43 @@
  * (exit, Ctrl-C, a crash, SIGKILL) the pipe closes and the server exits, so no orphan is left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Credentials } from './moto-iam';
 import { ensurePythonTools, venvBin } from './venv';
 
 export interface MotoServer {
   endpoint: string;
+  /** With `enforceIam`: the key of the IAM user that may do anything ("AWS itself"). */
+  administrator?: Credentials;
   stop(): Promise<void>;
 }
 
-const bootstrap = `
+export interface MotoOptions {
+  /**
+   * Check every request against the caller's IAM policies (see moto-iam.ts). Off by default: the
+   * plain local runtime signs with placeholder keys and pays nothing for checks.
+   */
+  enforceIam?: boolean;
+  /**
+   * Serve one request at a time, on the server's side: for clients the local runtime cannot wrap
+   * with serialize.ts, such as the bundled functions in their own processes (see serialize.ts for
+   * the races moto has otherwise). A long-polling ReceiveMessage would hold every other request
+   * for its wait; the local runtime never long-polls.
+   */
+  oneRequestAtATime?: boolean;
+}
+
+const oneRequestAtATime = `
+import threading
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+_in_turn = threading.Lock()
+_dispatch = DomainDispatcherApplication.__call__
+def _one_at_a_time(self, environ, start_response):
+    with _in_turn:
+        return _dispatch(self, environ, start_response)
+DomainDispatcherApplication.__call__ = _one_at_a_time
+`;
+
+const patches = `
 import logging, sys
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 import moto.backends
@@ -33,6 +62,9 @@ def _get_records(self):
     result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
     return json.dumps(result, default=_epoch_seconds), {"Content-Type": "application/x-amz-json-1.0"}
 DynamoDBStreamsHandler.get_records = _get_records
+`;
+
+const serve = `
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
@@ -62,13 +94,16 @@ async function healthy(endpoint: string): Promise<boolean> {
   }
 }
 
-export async function startMoto(): Promise<MotoServer> {
+export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
   ensurePythonTools();
   installExitHook();
-  const child = spawn(venvBin('python'), ['-c', bootstrap], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1' },
-  });
+  // Loaded only when asked for: the plain runtime's start-up does not pay for the IAM client.
+  const iam = options.enforceIam ? (require('./moto-iam') as typeof import('./moto-iam')) : undefined;
+  const bootstrap = [patches, ...(iam ? [iam.iamEnforcementPatch] : []), ...(options.oneRequestAtATime ? [oneRequestAtATime] : []), serve];
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1' };
+  if (iam) env.INITIAL_NO_AUTH_ACTION_COUNT = String(iam.unauthenticatedBootstrapRequests);
+  else delete env.INITIAL_NO_AUTH_ACTION_COUNT;
+  const child = spawn(venvBin('python'), ['-c', bootstrap.join('\n')], { stdio: ['pipe', 'pipe', 'pipe'], env });
   running.add(child);
   let output = '';
   const port = await new Promise<number>((resolvePort, reject) => {
@@ -116,7 +151,7 @@ export async function startMoto(): Promise<MotoServer> {
   }
 
   let stopped: Promise<void> | undefined;
-  return {
+  const server: MotoServer = {
     endpoint,
     stop() {
       stopped ??= new Promise<void>((resolveStop) => {
@@ -137,4 +172,13 @@ export async function startMoto(): Promise<MotoServer> {
       return stopped;
     },
   };
+  if (iam) {
+    try {
+      server.administrator = await iam.bootstrapAdministrator(endpoint);
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+  }
+  return server;
 }

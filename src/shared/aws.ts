@@ -15,7 +15,7 @@ export interface AwsOptions {
   /** An AWS-compatible endpoint (e.g. a local moto server). Defaults to `AWS_ENDPOINT_URL`. */
   endpoint?: string;
   region?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Attempts the SDK makes per call (default settings.aws.maxAttempts). */
   maxAttempts?: number;
 }
@@ -29,11 +29,15 @@ export interface AwsClients {
   sns: SNSClient;
 }
 
-export function createAwsClients(options: AwsOptions = {}): AwsClients {
+/**
+ * The configuration every client shares: endpoint, region, credentials, retries and timeouts. Also
+ * for the clients only the local runtime needs (IAM, STS), which the handlers' bundles must not carry.
+ */
+export function clientConfig(options: AwsOptions = {}) {
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL;
   // Off AWS there is no region to discover; any valid one will do for a local endpoint.
   const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined);
-  const common = {
+  return {
     ...(endpoint ? { endpoint } : {}),
     ...(region ? { region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -46,10 +50,14 @@ export function createAwsClients(options: AwsOptions = {}): AwsClients {
       throwOnRequestTimeout: true,
     },
   };
+}
+
+export function createAwsClients(options: AwsOptions = {}): AwsClients {
+  const common = clientConfig(options);
   const dynamodb = new DynamoDBClient(common);
   return {
     // A local endpoint is one host: buckets go in the path, not in the host name.
-    s3: new S3Client({ ...common, forcePathStyle: Boolean(endpoint) }),
+    s3: new S3Client({ ...common, forcePathStyle: Boolean(common.endpoint) }),
     sqs: new SQSClient(common),
     dynamodb,
     documents: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
