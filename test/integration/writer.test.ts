@@ -3,18 +3,21 @@
  * DynamoDB adapter's conditional UpdateItems, read back with GetItem and Scan.
  */
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { GetQueueAttributesCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { ensureResources, type LocalResources } from '../../src/local/resources';
 import { oneRequestAtATime } from '../../src/local/serialize';
 import type { InventoryRow } from '../../src/shared/csv';
 import type { InventoryItem } from '../../src/shared/item';
-import { RowBatchPacker } from '../../src/shared/messages';
+import { decodeRowBatch, RowBatchPacker } from '../../src/shared/messages';
 import { CountingMetrics } from '../../src/shared/observability';
-import { MetricName } from '../../src/shared/settings';
+import { MetricName, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 import { rowStamp, uploadStamp } from '../../src/shared/upload';
 import { DynamoInventoryTable } from '../../src/writer/dynamodb-table';
-import { createWriterHandler } from '../../src/writer/handler';
-import { sqsRowsQueue } from '../../src/writer/rows-queue';
+import { createWriterHandler, failedRetrySeconds } from '../../src/writer/handler';
+import { sqsRowsQueue, type RowsQueue } from '../../src/writer/rows-queue';
+import { lambdaContext as localLambdaContext } from '../../src/local/event-sources';
+import { FaultInjector, noFaults } from '../../src/local/faults';
+import { createAwsClients, destroyAwsClients } from '../../src/shared/aws';
 import { lambdaContext, quietLogger, receiveAll, sqsEvent, startMotoWithClients, type Moto } from '../support/aws';
 import { Prng } from '../../src/shared/prng';
 
@@ -36,6 +39,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await moto?.stop();
 });
+
+/** The real rows queue, with what the writer asked of it recorded; delays shortened to 1 s as the local runtime does. */
+function recordingRowsQueue() {
+  const real = sqsRowsQueue(moto.clients.sqs, resources.workQueueUrl);
+  const calls = { sent: [] as { body: string; delaySeconds: number }[], retries: [] as { receiptHandle: string; seconds: number }[] };
+  const rowsQueue: RowsQueue = {
+    sendLater: (body, delaySeconds) => (calls.sent.push({ body, delaySeconds }), real.sendLater(body, Math.min(1, delaySeconds))),
+    retryAfter: (receiptHandle, seconds) => (calls.retries.push({ receiptHandle, seconds }), real.retryAfter(receiptHandle, seconds)),
+  };
+  return { rowsQueue, calls };
+}
 
 function writer() {
   const metrics = new CountingMetrics();
@@ -197,4 +211,70 @@ test('messages of several uploads, delivered in any order and more than once, en
     const items = (await itemsOf(store)).map(({ product, count, version, threshold }) => ({ product, count, version, threshold }));
     expect({ seed, items }).toEqual({ seed, items: expected });
   }
+});
+
+test('rows the table keeps throttling until the invocation\'s time runs out are re-sent, delayed, and the message succeeds; applied later, they complete the table (throttling injected below the handler by the local runtime\'s SDK middleware)', async () => {
+  // A table client whose UpdateItems are all throttled for 3 s (a cold table, a hot partition).
+  const clients = createAwsClients({ endpoint: moto.server.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: settings.writer.backPressure.sdkMaxAttempts });
+  oneRequestAtATime(clients.dynamodb);
+  const faults = new FaultInjector({ ...noFaults, throttleBurstSeconds: 3 });
+  faults.throttleUpdates(clients.dynamodb);
+  faults.startFile();
+  try {
+    const upload = testUpload('uploads/w5.csv', '2024-06-01T22:00:00.000Z');
+    const rows = [row('W5', 'A', 1, null, 2), row('W5', 'B', 2, 7, 3), row('W5', 'C', 3, null, 4)];
+    const { rowsQueue, calls } = recordingRowsQueue();
+    const metrics = new CountingMetrics();
+    const handler = createWriterHandler({ table: new DynamoInventoryTable(clients.documents, resources.table, defaultThreshold, () => now), rowsQueue, logger: quietLogger(), metrics });
+
+    // An invocation with 1.5 s for writes (its timeout less the reserve for re-sending).
+    const [received] = await viaQueue(bodies(upload, rows));
+    const response = await handler(sqsEvent([received!], workQueueArn), localLambdaContext('writer', settings.writer.backPressure.reserveMs / 1000 + 1.5));
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(faults.counts.throttled).toBeGreaterThan(0);
+    expect([metrics.get(MetricName.RowsApplied), metrics.get(MetricName.RowsDeferred)]).toEqual([0, 3]);
+    expect(calls.sent).toHaveLength(1);
+    expect(calls.sent[0]!.delaySeconds).toBeGreaterThanOrEqual(settings.writer.backPressure.deferBaseSeconds / 2);
+    expect(calls.sent[0]!.delaySeconds).toBeLessThanOrEqual(settings.writer.backPressure.deferBaseSeconds);
+    const deferred = decodeRowBatch(calls.sent[0]!.body);
+    expect(deferred).toMatchObject({ upload, deferrals: 1, first: 2, last: 4 });
+    expect(deferred.rows).toEqual(rows.map((r) => [r.store, r.product, r.count, r.threshold, r.line]));
+    expect(await itemsOf('W5')).toEqual([]);
+
+    // After the burst the re-sent message comes back and applies, with the upload's own stamps.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const [again] = await receiveAll(moto.clients.sqs, resources.workQueueUrl, 1);
+    expect(again!.Body).toBe(calls.sent[0]!.body);
+    expect(await handler(sqsEvent([again!], workQueueArn), lambdaContext('writer'))).toEqual({ batchItemFailures: [] });
+    expect((await itemsOf('W5')).map(({ product, count, threshold, version }) => ({ product, count, threshold, version }))).toEqual([
+      { product: 'A', count: 1, threshold: defaultThreshold, version: rowStamp(upload.stamp, 2) },
+      { product: 'B', count: 2, threshold: 7, version: rowStamp(upload.stamp, 3) },
+      { product: 'C', count: 3, threshold: defaultThreshold, version: rowStamp(upload.stamp, 4) },
+    ]);
+  } finally {
+    destroyAwsClients(clients);
+  }
+});
+
+test('a failed message is handed back for a growing while (30, 60, 120 … s by receive count, at most the queue\'s visibility timeout), not the fixed one', async () => {
+  const { rowsQueue, calls } = recordingRowsQueue();
+  const handler = createWriterHandler({ table: new DynamoInventoryTable(moto.clients.documents, resources.table, defaultThreshold, () => now), rowsQueue, logger: quietLogger(), metrics: new CountingMetrics() });
+  await moto.clients.sqs.send(new SendMessageCommand({ QueueUrl: resources.workQueueUrl, MessageBody: '{"v":1,"upload":{"key":"uploads/p.csv","stamp":"s"},"rows":[["W6","Bad",-5,null,2]]}' }));
+  // Received as Lambda receives it: in flight, not deleted.
+  const { Messages: [poison] = [] } = await moto.clients.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: resources.workQueueUrl, MaxNumberOfMessages: 1, MessageSystemAttributeNames: ['All'], VisibilityTimeout: 1 }),
+  );
+  const response = await handler(sqsEvent([poison!], workQueueArn), lambdaContext('writer'));
+  expect(response.batchItemFailures).toEqual([{ itemIdentifier: poison!.MessageId }]);
+  expect(calls.retries).toEqual([{ receiptHandle: poison!.ReceiptHandle, seconds: settings.writer.failedRetryBaseSeconds }]);
+  // Received with a 1 s visibility timeout, it is still hidden 1.5 s later: the writer's 30 s applied.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const { Attributes } = await moto.clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: resources.workQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '1' });
+  await moto.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: resources.workQueueUrl, ReceiptHandle: poison!.ReceiptHandle }));
+
+  const ceiling = visibilityTimeoutSeconds(settings.writer.timeoutSeconds);
+  expect([1, 2, 3, 4, 5, 6, 12].map(failedRetrySeconds)).toEqual([30, 60, 120, 240, Math.min(480, ceiling), ceiling, ceiling]);
 });
