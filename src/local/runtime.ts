@@ -110,6 +110,14 @@ export interface FileProgress {
   rowsTotal: number;
 }
 
+/**
+ * Invocations get this many times their function's timeout (the Lambda context's remaining time).
+ * moto applies one write at a time, tens of times slower than DynamoDB takes a writer's 8 in
+ * flight, so a batch that takes the writer seconds on AWS takes minutes here; with Lambda's own
+ * 60 s the writer's time budget would run out and defer rows only because the local AWS is slow.
+ */
+const localTimeScale = 20;
+
 /** Orders by store, then product (a stable sort keeps one item's alerts in arrival order). */
 function byItem(a: { store: string; product: string }, b: { store: string; product: string }): number {
   if (a.store !== b.store) return a.store < b.store ? -1 : 1;
@@ -218,7 +226,7 @@ export class LocalPipeline {
       { url: resources.uploadQueueUrl, arn: resources.uploadQueueArn },
       {
         name: 'splitter',
-        timeoutSeconds: settings.splitter.timeoutSeconds,
+        timeoutSeconds: settings.splitter.timeoutSeconds * localTimeScale,
         handler: observed('splitter', (event: SQSEvent, context) => {
           this.noteAnnouncements(event);
           return splitter(event, context);
@@ -229,7 +237,7 @@ export class LocalPipeline {
     this.rows = new SqsEventSource(
       clients.sqs,
       { url: resources.workQueueUrl, arn: resources.workQueueArn },
-      { name: 'writer', timeoutSeconds: settings.writer.timeoutSeconds, handler: observed('writer', writer) },
+      { name: 'writer', timeoutSeconds: settings.writer.timeoutSeconds * localTimeScale, handler: observed('writer', writer) },
       {
         batchSize: settings.writer.batchSize,
         concurrency: options.writerConcurrency ?? Math.min(settings.writer.maxConcurrency, 4),
@@ -241,7 +249,7 @@ export class LocalPipeline {
       clients.streams,
       clients.sqs,
       resources.streamArn,
-      { name: 'alerter', timeoutSeconds: settings.alerter.timeoutSeconds, handler: observed('alerter', alerter) },
+      { name: 'alerter', timeoutSeconds: settings.alerter.timeoutSeconds * localTimeScale, handler: observed('alerter', alerter) },
       { batchSize: settings.alerter.batchSize, retryAttempts: settings.alerter.retryAttempts, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
     );
   }
