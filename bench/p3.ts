@@ -16,7 +16,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAwsClients, destroyAwsClients } from '../src/shared/aws';
 import type { StampedRow } from '../src/shared/messages';
-import { settings } from '../src/shared/settings';
+import { concurrencyBudget, settings } from '../src/shared/settings';
 import { rowStamp } from '../src/shared/upload';
 import { LocalPipeline } from '../src/local/runtime';
 import { startMoto } from '../src/local/moto';
@@ -33,7 +33,7 @@ import { benchUpload } from './sinks';
  * one UpdateItem in flight. The floor uses
  * exactly that path, so both sides write at the same concurrency.
  */
-const writerPollers = Math.min(settings.writer.maxConcurrency, 4);
+const writerPollers = Math.min(concurrencyBudget().writer, 4);
 const floorConcurrency = 1;
 
 export interface P3Result {

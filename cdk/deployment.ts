@@ -6,7 +6,7 @@
  * strictly, so a mistyped number fails the synth with one sentence instead of a failed deployment.
  */
 import type { Node } from 'constructs';
-import { settings } from '../src/shared/settings';
+import { settings, type TableCapacity } from '../src/shared/settings';
 
 const devStage = settings.stage.default;
 const prodStage = settings.stage.production;
@@ -21,14 +21,6 @@ const contextKeys = {
   reserveConcurrency: 'reserveConcurrency',
 } as const;
 
-/** The inventory table's on-demand capacity (what each costs: docs/deploy.md). */
-export interface TableCapacity {
-  /** Pre-warm the table to take this many writes per second at once; undefined leaves the table's own. */
-  warmWriteUnitsPerSecond?: number;
-  /** The table's on-demand maximum: DynamoDB throttles writes beyond it. */
-  maxWriteRequestUnitsPerSecond: number;
-}
-
 export interface Deployment {
   stage: Stage;
   /**
@@ -40,7 +32,7 @@ export interface Deployment {
   alertEmail?: string;
   tableCapacity: TableCapacity;
   /**
-   * Reserve each function's share of the concurrency budget (settings.concurrency): a guarantee as well as a
+   * Reserve each function's share of the concurrency budget (concurrencyBudget in the settings): a guarantee as well as a
    * ceiling, but Lambda refuses it on an account with less than 100 concurrency left unreserved.
    */
   reserveConcurrency: boolean;

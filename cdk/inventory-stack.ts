@@ -3,12 +3,12 @@
  * stream → alerter → SNS, plus the dashboard and alarms that watch it. Names, limits and batch
  * sizes come from src/shared/settings, as they do for the local runtime.
  */
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
-import { resourceNames, settings } from '../src/shared/settings';
+import { concurrencyBudget, resourceNames, settings } from '../src/shared/settings';
 import { AlertsTopic } from './constructs/alerts-topic';
 import { CustomResourceLogs } from './constructs/custom-resource-logs';
 import { InventoryTable } from './constructs/inventory-table';
@@ -30,7 +30,9 @@ export class InventoryStack extends Stack {
     const { stage, keepsData, alertEmail, tableCapacity, reserveConcurrency } = props.deployment;
     const names = resourceNames(stage);
     const removalPolicy = keepsData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    // Each function's share of the concurrency budget, reserved for it when the deployment asks.
+    // Each function's share of the concurrency budget (it follows the table's capacity), reserved for it
+    // when the deployment asks.
+    const shares = concurrencyBudget(tableCapacity);
     const reserved = (share: number) => (reserveConcurrency ? share : undefined);
 
     const uploadEvents = new SourceQueue(this, 'UploadEvents', {
@@ -59,12 +61,12 @@ export class InventoryStack extends Stack {
       description: 'Streams an uploaded CSV, validates its rows and packs them onto the rows queue',
       environment: { [settings.env.workQueueUrl]: rows.queue.queueUrl },
       logRemovalPolicy: removalPolicy,
-      reservedConcurrentExecutions: reserved(settings.splitter.maxConcurrency),
+      reservedConcurrentExecutions: reserved(shares.splitter),
     });
     splitter.addEventSource(
       new SqsEventSource(uploadEvents.queue, {
         batchSize: settings.splitter.batchSize,
-        maxConcurrency: settings.splitter.maxConcurrency,
+        maxConcurrency: shares.splitter,
         reportBatchItemFailures: true,
       }),
     );
@@ -81,13 +83,13 @@ export class InventoryStack extends Stack {
         [settings.env.workQueueUrl]: rows.queue.queueUrl,
       },
       logRemovalPolicy: removalPolicy,
-      reservedConcurrentExecutions: reserved(settings.writer.maxConcurrency),
+      reservedConcurrentExecutions: reserved(shares.writer),
     });
     writer.addEventSource(
       new SqsEventSource(rows.queue, {
         batchSize: settings.writer.batchSize,
         maxBatchingWindow: Duration.seconds(settings.writer.maxBatchingWindowSeconds),
-        maxConcurrency: settings.writer.maxConcurrency,
+        maxConcurrency: shares.writer,
         reportBatchItemFailures: true,
       }),
     );
@@ -107,7 +109,7 @@ export class InventoryStack extends Stack {
         [settings.env.alertDeadLetterQueueUrl]: alertDeadLetters.queueUrl,
       },
       logRemovalPolicy: removalPolicy,
-      reservedConcurrentExecutions: reserved(settings.alerter.maxConcurrency),
+      reservedConcurrentExecutions: reserved(shares.alerter),
     });
     alerter.addEventSource(
       new DynamoEventSource(table, {
@@ -126,7 +128,6 @@ export class InventoryStack extends Stack {
     // An alert it finally could not publish is parked, payload and all, on the alerts dead-letter queue
     // (which the stream mapping's on-failure destination also grants; the alerter's code relies on it).
     Grant.addToPrincipal({ grantee: alerter, actions: ['sqs:SendMessage'], resourceArns: [alertDeadLetters.queueArn] });
-    this.warnIfAlerterOutgrowsItsShare(tableCapacity.warmWriteUnitsPerSecond, reserveConcurrency);
     Validations.of(alerter.executionRole).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -187,22 +188,6 @@ export class InventoryStack extends Stack {
 
     // Last: it gives a log group to every function aws-cdk-lib added by itself above.
     new CustomResourceLogs(this, 'CustomResourceLogs', { removalPolicy });
-  }
-
-  /**
-   * The stream runs one alerter per shard, about one shard per partition; a table pre-warmed beyond a new
-   * table's throughput has more partitions than the alerter's share of the concurrency budget, unless the
-   * share is reserved (which then holds the extra shards back instead).
-   */
-  private warnIfAlerterOutgrowsItsShare(warmWriteUnitsPerSecond: number | undefined, reserveConcurrency: boolean): void {
-    if (warmWriteUnitsPerSecond === undefined || reserveConcurrency) return;
-    const partitions = Math.ceil(warmWriteUnitsPerSecond / settings.table.partitionWriteUnitsPerSecond);
-    const alerters = partitions * settings.alerter.parallelizationFactor;
-    if (alerters <= settings.alerter.maxConcurrency) return;
-    Annotations.of(this).addWarningV2(
-      'inventory-pipeline:alerterOutgrowsBudget',
-      `A table pre-warmed for ${warmWriteUnitsPerSecond} writes/s has about ${partitions} partitions, so its stream about ${partitions} shards, and the alerter runs once per shard: up to ${alerters} at once, more than its share of the concurrency budget (${settings.alerter.maxConcurrency}). Deploy with -c reserveConcurrency=true to hold it to its share.`,
-    );
   }
 
   /** The template as synthesized, without the DependsOn entries its references already imply. */

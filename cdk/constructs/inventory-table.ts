@@ -5,8 +5,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import { settings } from '../../src/shared/settings';
-import type { TableCapacity } from '../deployment';
+import { settings, type TableCapacity } from '../../src/shared/settings';
 
 export interface InventoryTableProps {
   tableName: string;

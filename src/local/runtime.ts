@@ -24,7 +24,7 @@ import { createAwsClients, destroyAwsClients, localEndpointCredentials, type Aws
 import { CountingMetrics } from '../shared/observability';
 import type { InventoryItem } from '../shared/item';
 import type { UploadReport } from '../shared/report';
-import { MetricName, settings } from '../shared/settings';
+import { concurrencyBudget, MetricName, settings } from '../shared/settings';
 import { decodeS3Key, reportKey } from '../shared/upload';
 import { createSplitterHandler } from '../splitter/handler';
 import { DynamoInventoryTable } from '../writer/dynamodb-table';
@@ -240,7 +240,7 @@ export class LocalPipeline {
       { name: 'writer', timeoutSeconds: settings.writer.timeoutSeconds * localTimeScale, handler: observed('writer', writer) },
       {
         batchSize: settings.writer.batchSize,
-        concurrency: options.writerConcurrency ?? Math.min(settings.writer.maxConcurrency, 4),
+        concurrency: options.writerConcurrency ?? Math.min(concurrencyBudget().writer, 4),
         retryDelaySeconds,
         duplicates: (m) => faults.duplicates('rows', m),
       },

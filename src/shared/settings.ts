@@ -132,13 +132,6 @@ export const settings = {
     batchSize: 10,
     maxBatchingWindowSeconds: 1,
     /**
-     * Writer invocations at once (the rows mapping's MaximumConcurrency): caps the write rate the table sees. One
-     * invocation keeps writeConcurrency UpdateItems in flight — 8 at ~8 ms each ≈ 1,000 writes/s, one partition's
-     * limit — so 4 invocations ≈ 4,000 writes/s: a new on-demand table's warm throughput, spread over its ~4
-     * partitions when a night's files cover many stores. More would only be throttled on a new table.
-     */
-    maxConcurrency: 4,
-    /**
      * UpdateItem calls in flight within one invocation, at most, across all messages of the batch.
      * One DynamoDB partition takes 1,000 write units a second; an UpdateItem of an item under 1 KB
      * costs one (a failed condition too) and takes ~8 ms in the region, so one write in flight
@@ -187,13 +180,6 @@ export const settings = {
     retryAttempts: 5,
     /** Batches one stream shard feeds at once (the mapping's ParallelizationFactor). */
     parallelizationFactor: 1,
-    /**
-     * The alerter's share of the concurrency budget. A stream mapping has no maximum concurrency: it runs one
-     * invocation per shard (× parallelizationFactor), and the table's stream has about one shard per partition — 4
-     * for a new on-demand table (4,000 writes/s ÷ 1,000 per partition). A table pre-warmed higher, or grown past
-     * 10 GB a partition, has more; `-c reserveConcurrency=true` holds the alerter to this share regardless.
-     */
-    maxConcurrency: 4,
     /** SNS PublishBatch takes at most 10 entries. */
     publishBatchSize: 10,
     /**
@@ -203,17 +189,6 @@ export const settings = {
     maxPublishAttempts: 10,
   },
 
-  concurrency: {
-    /**
-     * The pipeline's concurrency budget: splitter 2 + writer 4 + alerter 4 = 10 functions running at once, at most.
-     * Lambda's concurrency is shared by every function of the account and Region (1,000 by default; less on new
-     * accounts); the SQS mappings' maximum concurrency keeps a burst of uploads from taking it all and starving the
-     * writer and alerter — a function throttled on an SQS message burns one of that message's receives.
-     * `-c reserveConcurrency=true` also reserves each function's share (a guarantee as well as a ceiling); Lambda
-     * then wants 100 of the account's concurrency left unreserved, so it is off by default.
-     */
-    budget: 10,
-  },
 
   queues: {
     /** Applies to both source queues (their maxReceiveCount before a message is dead-lettered). */
@@ -271,6 +246,58 @@ export function nodeOptionsOf(part: 'splitter' | 'writer' | 'alerter'): string {
       ? [`--max-semi-space-size=${block.maxSemiSpaceMb}`, `--max-old-space-size=${Math.floor(block.memoryMb * settings.nodeRuntime.oldSpaceShareOfMemory)}`]
       : [];
   return ['--enable-source-maps', ...heap].join(' ');
+}
+
+/** The inventory table's on-demand write capacity, as a deployment chooses it (cdk/deployment.ts). */
+export interface TableCapacity {
+  /** Pre-warm the table to take this many writes per second at once; undefined leaves the table's own. */
+  warmWriteUnitsPerSecond?: number;
+  /** The table's on-demand maximum: DynamoDB throttles writes beyond it. */
+  maxWriteRequestUnitsPerSecond: number;
+}
+
+/** The capacity a deployment gets without `-c tableWarmWriteUnits` / `-c tableMaxWriteUnits`. */
+export const defaultTableCapacity: TableCapacity = {
+  ...(settings.table.capacity.warmWriteUnitsPerSecond === null ? {} : { warmWriteUnitsPerSecond: settings.table.capacity.warmWriteUnitsPerSecond }),
+  maxWriteRequestUnitsPerSecond: settings.table.capacity.maxWriteRequestUnitsPerSecond,
+};
+
+export interface ConcurrencyBudget {
+  /** The upload-events mapping's MaximumConcurrency. */
+  splitter: number;
+  /** The rows mapping's MaximumConcurrency. */
+  writer: number;
+  /** Stream shards × ParallelizationFactor: the alerters the stream runs at once. */
+  alerter: number;
+  /** All three together: the most functions of the pipeline running at once. */
+  budget: number;
+}
+
+/**
+ * The pipeline's concurrency budget, which follows the table's capacity — capacity for a big night is
+ * configuration, and the functions keep in step with it:
+ * - writer: one invocation per partition's worth of writes the table takes at once (its warm throughput —
+ *   4,000/s for a new on-demand table — never above its maximum). Each keeps writeConcurrency UpdateItems in
+ *   flight: 8 at ~8 ms ≈ 1,000 writes/s, one partition's limit. A new table: 4,000 / 1,000 = 4 writers.
+ * - alerter: a stream mapping has no maximum concurrency; it runs one invocation per shard ×
+ *   parallelizationFactor, and the stream has about one shard per partition of the warm throughput: 4.
+ * - splitter: its fixed share. 2 + 4 + 4 = 10 for a new table.
+ * Lambda's concurrency is shared by every function of the account and Region (1,000 by default, less on new
+ * accounts): the SQS mappings' maximum concurrency keeps a burst of uploads from taking it all and starving the
+ * writer and alerter, and a function throttled on an SQS message would burn one of that message's receives.
+ * `-c reserveConcurrency=true` reserves each share (a guarantee as well as a ceiling, and it holds the alerter of
+ * a table that grew more partitions to its share); Lambda then wants 100 of the account's concurrency left
+ * unreserved, so it is off by default.
+ */
+export function concurrencyBudget(capacity: TableCapacity = defaultTableCapacity): ConcurrencyBudget {
+  const { partitionWriteUnitsPerSecond, onDemandWarmWriteUnitsPerSecond } = settings.table;
+  const warm = capacity.warmWriteUnitsPerSecond ?? onDemandWarmWriteUnitsPerSecond;
+  const partitions = Math.ceil(warm / partitionWriteUnitsPerSecond);
+  // SQS mappings take a maximum concurrency of 2 to 1,000.
+  const writer = Math.min(1000, Math.max(2, Math.floor(Math.min(warm, capacity.maxWriteRequestUnitsPerSecond) / partitionWriteUnitsPerSecond)));
+  const alerter = partitions * settings.alerter.parallelizationFactor;
+  const splitter = settings.splitter.maxConcurrency;
+  return { splitter, writer, alerter, budget: splitter + writer + alerter };
 }
 
 export function visibilityTimeoutSeconds(consumerTimeoutSeconds: number): number {

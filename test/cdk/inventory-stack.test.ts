@@ -6,8 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { MetricName, nodeOptionsOf, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
+import { Match } from 'aws-cdk-lib/assertions';
+import { concurrencyBudget, MetricName, nodeOptionsOf, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 import type { PipelinePart } from '../../cdk/constructs/pipeline-function';
 import { synthesizePipeline, type SynthesizedPipeline } from './synth';
 import {
@@ -350,7 +350,7 @@ describe('event source mappings', () => {
       FunctionName: { Ref: id('Splitter') },
       EventSourceArn: arnOf(id('UploadEvents/Queue')),
       BatchSize: settings.splitter.batchSize,
-      ScalingConfig: { MaximumConcurrency: settings.splitter.maxConcurrency },
+      ScalingConfig: { MaximumConcurrency: concurrencyBudget().splitter },
       FunctionResponseTypes: reportBatchItemFailures,
     });
   });
@@ -361,7 +361,7 @@ describe('event source mappings', () => {
       EventSourceArn: arnOf(id('Rows/Queue')),
       BatchSize: settings.writer.batchSize,
       MaximumBatchingWindowInSeconds: settings.writer.maxBatchingWindowSeconds,
-      ScalingConfig: { MaximumConcurrency: settings.writer.maxConcurrency },
+      ScalingConfig: { MaximumConcurrency: concurrencyBudget().writer },
       FunctionResponseTypes: reportBatchItemFailures,
     });
   });
@@ -396,7 +396,7 @@ describe('event source mappings', () => {
 });
 
 describe('concurrency budget', () => {
-  const shareOf = (part: PipelinePart) => settings[part].maxConcurrency;
+  const bigNightCapacity = { warmWriteUnitsPerSecond: bigNight.warmWriteUnits, maxWriteRequestUnitsPerSecond: bigNight.maxWriteUnits };
 
   /**
    * The most invocations of each function the template lets run at once. An SQS mapping runs at most its
@@ -417,46 +417,45 @@ describe('concurrency budget', () => {
   }
   const total = (atOnce: Record<PipelinePart, number>) => parts.reduce((sum, part) => sum + atOnce[part], 0);
 
-  test('the settings’ budget is the sum of the functions’ shares', () => {
-    expect(total({ splitter: shareOf('splitter'), writer: shareOf('writer'), alerter: shareOf('alerter') })).toBe(settings.concurrency.budget);
+  test('the budget is the sum of the shares, and follows the table: a writer per partition of what it takes at once, an alerter per shard', () => {
+    expect(concurrencyBudget()).toEqual({ splitter: 2, writer: 4, alerter: 4, budget: 10 });
+    expect(concurrencyBudget(bigNightCapacity)).toEqual({ splitter: 2, writer: 20, alerter: 20, budget: 42 });
+    // A cap below the warm throughput holds the writers to it (never below SQS's minimum of 2).
+    expect(concurrencyBudget({ maxWriteRequestUnitsPerSecond: 3_000 })).toMatchObject({ writer: 3, alerter: 4 });
+    expect(concurrencyBudget({ maxWriteRequestUnitsPerSecond: 500 })).toMatchObject({ writer: 2 });
   });
 
   test.each(['dev', 'prod'])('%s: splitter, writer and alerter together never run more than the budget, and nothing is reserved', (stage) => {
     const pipeline = stage === 'dev' ? dev : prod;
+    const { budget, ...shares } = concurrencyBudget();
     const atOnce = mostAtOnce(pipeline);
-    expect(atOnce).toEqual({ splitter: shareOf('splitter'), writer: shareOf('writer'), alerter: expect.any(Number) });
-    expect(total(atOnce)).toBeLessThanOrEqual(settings.concurrency.budget);
+    expect(atOnce).toEqual(shares);
+    expect(total(atOnce)).toBeLessThanOrEqual(budget);
     for (const part of parts) {
       expect(resourceOf(pipeline.template, logicalIdAt(pipeline.stack, constructOf(part))).Properties!.ReservedConcurrentExecutions).toBeUndefined();
     }
   });
 
-  test('-c reserveConcurrency=true reserves each function’s share, which holds even the alerter of a pre-warmed table to the budget', () => {
-    const reservedOf = (part: PipelinePart) =>
-      resourceOf(prodForBigNights.template, logicalIdAt(prodForBigNights.stack, constructOf(part))).Properties!.ReservedConcurrentExecutions;
-    expect(Object.fromEntries(parts.map((part) => [part, reservedOf(part)]))).toEqual(Object.fromEntries(parts.map((part) => [part, shareOf(part)])));
-    expect(total(mostAtOnce(prodForBigNights))).toBeLessThanOrEqual(settings.concurrency.budget);
-    // Lambda throttles an SQS mapping that invokes beyond the reservation, and each throttle burns a receive.
-    for (const part of ['splitter', 'writer'] as const) {
-      expect(eventSourceMappingOf(prodForBigNights, constructOf(part)).ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(reservedOf(part) as number);
+  test('a table sized for a big night runs more writers (and its stream more alerters), within its own budget', () => {
+    const { budget, ...shares } = concurrencyBudget(bigNightCapacity);
+    const preWarmed = synthesizePipeline({ context: { tableWarmWriteUnits: String(bigNight.warmWriteUnits), tableMaxWriteUnits: String(bigNight.maxWriteUnits) } });
+    try {
+      expect(mostAtOnce(preWarmed)).toEqual(shares);
+      expect(total(mostAtOnce(preWarmed))).toBeLessThanOrEqual(budget);
+    } finally {
+      preWarmed.dispose();
     }
   });
 
-  test('a table pre-warmed for more shards than the alerter’s share warns at synth unless the share is reserved', () => {
-    const warned = (pipeline: SynthesizedPipeline) =>
-      Annotations.fromStack(pipeline.stack).findWarning('*', Match.stringLikeRegexp('-c reserveConcurrency=true')).length > 0;
-    // The synth prints its validation report, warning included, on stderr, as `cdk synth` does.
-    const printed = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-    const preWarmed = synthesizePipeline({ context: { tableWarmWriteUnits: String(bigNight.warmWriteUnits), tableMaxWriteUnits: String(bigNight.maxWriteUnits) } });
-    try {
-      expect(total(mostAtOnce(preWarmed))).toBeGreaterThan(settings.concurrency.budget);
-      expect(warned(preWarmed)).toBe(true);
-      expect(printed.mock.calls.flat().join('\n')).toContain('Deploy with -c reserveConcurrency=true to hold it to its share');
-      expect(warned(prodForBigNights)).toBe(false);
-      expect(warned(dev)).toBe(false);
-    } finally {
-      printed.mockRestore();
-      preWarmed.dispose();
+  test('-c reserveConcurrency=true reserves each function’s share, a guarantee as well as a ceiling', () => {
+    const { budget, ...shares } = concurrencyBudget(bigNightCapacity);
+    const reservedOf = (part: PipelinePart) =>
+      resourceOf(prodForBigNights.template, logicalIdAt(prodForBigNights.stack, constructOf(part))).Properties!.ReservedConcurrentExecutions;
+    expect(Object.fromEntries(parts.map((part) => [part, reservedOf(part)]))).toEqual(shares);
+    expect(total(mostAtOnce(prodForBigNights))).toBeLessThanOrEqual(budget);
+    // Lambda throttles an SQS mapping that invokes beyond the reservation, and each throttle burns a receive.
+    for (const part of ['splitter', 'writer'] as const) {
+      expect(eventSourceMappingOf(prodForBigNights, constructOf(part)).ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(reservedOf(part) as number);
     }
   });
 });

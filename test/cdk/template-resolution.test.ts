@@ -11,7 +11,7 @@ import { LocalStack, localTarget } from '../../src/local/template/local-stack';
 import type { ProvisionedResources } from '../../src/local/template/provision';
 import { templateRole } from '../../src/local/template/roles';
 import { TemplateResolutionError } from '../../src/local/template/intrinsics';
-import { resourceNames, settings } from '../../src/shared/settings';
+import { concurrencyBudget, resourceNames, settings } from '../../src/shared/settings';
 import { synthesizePipeline, type SynthesizedPipeline } from './synth';
 
 const names = resourceNames('dev');
@@ -76,7 +76,7 @@ test("each role's grants resolve to the resources they name", () => {
   };
   const bucketArn = stack.arn(stack.logicalIdsOf('AWS::S3::Bucket').find((id) => id.startsWith('UploadsBucket'))!);
   expect(statements('Writer')).toContainEqual({ Action: 'dynamodb:UpdateItem', Effect: 'Allow', Resource: `arn:aws:dynamodb:${region}:${account}:table/${names.table}` });
-  expect(statements('Splitter')).toContainEqual({ Action: 's3:GetObject', Effect: 'Allow', Resource: `${bucketArn}/${settings.uploads.prefix}*` });
+  expect(statements('Splitter')).toContainEqual({ Action: ['s3:GetObject', 's3:GetObjectVersion'], Effect: 'Allow', Resource: `${bucketArn}/${settings.uploads.prefix}*` });
   expect(statements('Alerter')).toContainEqual({ Action: 'sns:Publish', Effect: 'Allow', Resource: `arn:aws:sns:${region}:${account}:${names.topic}` });
   expect(statements('Alerter')).toContainEqual(
     expect.objectContaining({ Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], Resource: streamArn }),
@@ -97,7 +97,7 @@ test('the event source mappings carry the batching, concurrency, partial-batch, 
     source: { type: 'sqs', queueUrl: queueUrl(names.workQueue) },
     batchSize: settings.writer.batchSize,
     maximumBatchingWindowSeconds: settings.writer.maxBatchingWindowSeconds,
-    maximumConcurrency: settings.writer.maxConcurrency,
+    maximumConcurrency: concurrencyBudget().writer,
     reportBatchItemFailures: true,
   });
   expect(of('Alerter')).toEqual(

@@ -1,5 +1,5 @@
 /** The shared settings stay within the AWS limits the code relies on. */
-import { nodeOptionsOf, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
+import { concurrencyBudget, defaultTableCapacity, nodeOptionsOf, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 
 const KiB = 1024;
 
@@ -28,10 +28,12 @@ test('resource names carry the stage', () => {
   for (const name of Object.values(resourceNames('qa7'))) expect(name).toContain('-qa7-');
 });
 
-test('an SQS event source mapping’s maximum concurrency is between 2 and 1,000', () => {
-  for (const part of ['splitter', 'writer'] as const) {
-    expect(settings[part].maxConcurrency).toBeGreaterThanOrEqual(2);
-    expect(settings[part].maxConcurrency).toBeLessThanOrEqual(1000);
+test('an SQS event source mapping’s maximum concurrency is between 2 and 1,000, whatever the table’s capacity', () => {
+  for (const capacity of [defaultTableCapacity, { maxWriteRequestUnitsPerSecond: 1 }, { warmWriteUnitsPerSecond: 4_000_000, maxWriteRequestUnitsPerSecond: 4_000_000 }]) {
+    for (const part of ['splitter', 'writer'] as const) {
+      expect(concurrencyBudget(capacity)[part]).toBeGreaterThanOrEqual(2);
+      expect(concurrencyBudget(capacity)[part]).toBeLessThanOrEqual(1000);
+    }
   }
 });
 
@@ -41,7 +43,7 @@ test('a stream mapping’s ParallelizationFactor is between 1 and 10', () => {
 });
 
 test('the default write cap leaves the writers at full concurrency room, so the pipeline is never throttled by its own cap', () => {
-  const writersAtFullConcurrency = settings.writer.maxConcurrency * settings.table.partitionWriteUnitsPerSecond;
+  const writersAtFullConcurrency = concurrencyBudget().writer * settings.table.partitionWriteUnitsPerSecond;
   expect(settings.table.capacity.maxWriteRequestUnitsPerSecond).toBeGreaterThan(writersAtFullConcurrency);
 });
 
