@@ -70,12 +70,16 @@ export interface ChaosOptions extends Pick<LoadTestOptions, 'rows' | 'files' | '
   specs?: readonly ChaosSpec[];
 }
 
-/** Runs every spec of the matrix, one after another, each on a fresh local AWS. */
+/**
+ * Runs every spec of the matrix, one after another, each on a fresh local AWS. Every run generates the
+ * same files (same seed, same run id), so a spec's seed injects the same faults on every run.
+ */
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult[]> {
   const results: ChaosResult[] = [];
   for (const spec of options.specs ?? chaosMatrix) {
     options.progress?.(`${spec.name}: ${spec.faults || 'no faults'}`);
     const { report } = await runLoadTest({
+      runId: 'CHAOS',
       rows: options.rows,
       files: options.files,
       ...(options.seed === undefined ? {} : { seed: options.seed }),
