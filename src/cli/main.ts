@@ -9,10 +9,26 @@ function wholeNumber(value: string): number {
   return parsed;
 }
 
+/**
+ * Commander has already printed its message (or the help) when it gives up on the command line;
+ * only the exit status is left to set. Thrown instead of Commander's own process.exit, which
+ * would exit 1 — the status this command gives a failed run, not a usage error.
+ */
+class CommanderExit extends Error {
+  constructor(readonly status: number) {
+    super(`commander exited with ${status}`);
+  }
+}
+
 export function program(): Command {
   const cli = new Command('inventory')
     .description('Keep a retail inventory table current from store CSV uploads, and alert on low stock.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before the subcommands are added: they inherit it. Help and --version exit 0, every other
+    // exit (unknown option or command, a missing or invalid value) is a usage error.
+    .exitOverride((error) => {
+      throw new CommanderExit(error.exitCode === 0 ? 0 : 2);
+    });
 
   cli
     .command('local')
@@ -62,6 +78,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (error) {
+    if (error instanceof CommanderExit) {
+      process.exitCode = error.status;
+      return;
+    }
     process.stderr.write(`inventory: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 2;
   }

@@ -56,6 +56,15 @@ test('--help lists the local and redrive commands and exits 0', async () => {
   expect(localHelp.stdout).toMatch(/--json/);
 });
 
+test('an unknown option or command is a usage error: exit 2, with Commander\'s message and the help on stderr', async () => {
+  for (const args of [['--bogus'], ['bogus'], ['local', '--bogus'], ['redrive', '--max', 'many']]) {
+    const result = await inventory(args);
+    expect({ args, code: result.code }).toEqual({ args, code: 2 });
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^error: /);
+  }
+});
+
 test('local --endpoint --json: the document and the table match the model, across two runs on one endpoint', async () => {
   const threshold = 5;
   const model = new InventoryModel(threshold);
