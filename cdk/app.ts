@@ -7,12 +7,13 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { settings } from '../src/shared/settings';
+import { stackName } from '../src/shared/stack';
 import { DeploymentContextError, readDeployment } from './deployment';
 import { InventoryStack } from './inventory-stack';
 
 export function buildApp(app: App = new App()): InventoryStack {
   const deployment = readDeployment(app.node);
-  const stack = new InventoryStack(app, `InventoryPipeline-${deployment.stage}`, {
+  const stack = new InventoryStack(app, stackName(deployment.stage), {
     deployment,
     description: `Inventory pipeline (${deployment.stage}): store CSV uploads to a DynamoDB inventory with low-stock alerts`,
   });

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { runLocal } from './local';
 import { runRedrive } from './redrive';
+import { parseDuration, runStatus } from './status';
 
 function wholeNumber(value: string): number {
   const parsed = Number(value);
@@ -18,6 +19,12 @@ class CommanderExit extends Error {
   constructor(readonly status: number) {
     super(`commander exited with ${status}`);
   }
+}
+
+function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('must be a duration such as 30s, 90m, 24h or 7d.');
+  return ms;
 }
 
 export function program(): Command {
@@ -69,6 +76,24 @@ export function program(): Command {
       }
       const result = await runRedrive({ ...options, queue: options.queue });
       process.stdout.write(`Moved ${result.moved} message(s) from ${result.from} back to ${result.to}.\n`);
+    });
+
+  cli
+    .command('status')
+    .description(
+      'Did every upload finish, and what is stuck? Each recent upload with its receipt (processed or failed) or none yet ' +
+        '(in progress), the queues, and the dead-letter queues — on a deployed stack or a local endpoint.',
+    )
+    .option('--stage <stage>', 'the stack stage: its stack outputs name the bucket and queues (default: dev; local with --endpoint)')
+    .option('--endpoint <url>', "an AWS-compatible endpoint (e.g. the local runtime's moto server) instead of AWS; names from the stage")
+    .option('--since <duration>', 'uploads from this long ago on: 30s, 90m, 24h, 7d (default 24h)', duration)
+    .option('--json', 'print one JSON document instead of the table')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ inventory status --stage prod\n  $ inventory status --endpoint http://127.0.0.1:5000 --since 2h --json',
+    )
+    .action(async (options: { stage?: string; endpoint?: string; since?: number; json?: boolean }) => {
+      process.exitCode = await runStatus({ ...options, sinceMs: options.since ?? parseDuration('24h')! });
     });
 
   return cli;

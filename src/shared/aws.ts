@@ -27,11 +27,16 @@ export interface AwsClients {
   sns: SNSClient;
 }
 
-export function createAwsClients(options: AwsOptions = {}): AwsClients {
+/**
+ * The configuration every client shares: endpoint, region, credentials, retries and timeouts. For
+ * a client of a service the functions don't use (CloudFormation, CloudWatch: the operators' tools),
+ * built where it is needed so the functions' bundles don't carry it.
+ */
+export function awsClientConfig(options: AwsOptions = {}) {
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL;
   // Off AWS there is no region to discover; any valid one will do for a local endpoint.
   const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined);
-  const common = {
+  return {
     ...(endpoint ? { endpoint } : {}),
     ...(region ? { region } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -44,6 +49,11 @@ export function createAwsClients(options: AwsOptions = {}): AwsClients {
       throwOnRequestTimeout: true,
     },
   };
+}
+
+export function createAwsClients(options: AwsOptions = {}): AwsClients {
+  const common = awsClientConfig(options);
+  const endpoint = common.endpoint;
   const dynamodb = new DynamoDBClient(common);
   return {
     // A local endpoint is one host: buckets go in the path, not in the host name.
