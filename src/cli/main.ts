@@ -1,6 +1,7 @@
 /** The `inventory` command. */
 import { Command, InvalidArgumentError } from 'commander';
 import { runLocal } from './local';
+import { runPlan } from './plan';
 import { runRedrive } from './redrive';
 import { parseDuration, runStatus } from './status';
 
@@ -19,6 +20,12 @@ class CommanderExit extends Error {
   constructor(readonly status: number) {
     super(`commander exited with ${status}`);
   }
+}
+
+function positiveNumber(value: string): number {
+  const parsed = wholeNumber(value);
+  if (parsed < 1) throw new InvalidArgumentError('must be a whole number ≥ 1.');
+  return parsed;
 }
 
 function duration(value: string): number {
@@ -94,6 +101,22 @@ export function program(): Command {
     )
     .action(async (options: { stage?: string; endpoint?: string; since?: number; json?: boolean }) => {
       process.exitCode = await runStatus({ ...options, sinceMs: options.since ?? parseDuration('24h')! });
+    });
+
+  cli
+    .command('plan')
+    .description(
+      'How long one night of N rows takes on AWS and what it costs: the capacity and cost model of the deployed settings ' +
+        '(memory, concurrency, batch sizes, table capacity) at us-east-1 list prices — the bottleneck, cost per service, ' +
+        'and what to change to fit in 15 minutes.',
+    )
+    .requiredOption('--rows <n>', 'data rows in the night', positiveNumber)
+    .option('--files <n>', 'files (uploads) they come in (default: one per store, 1,000)', positiveNumber)
+    .option('--stores <n>', 'stores they cover: each is one DynamoDB partition key (default: one per file, 1,000)', positiveNumber)
+    .option('--json', 'print one JSON document instead of the summary')
+    .addHelpText('after', '\nExamples:\n  $ inventory plan --rows 100000000\n  $ inventory plan --rows 10000000 --files 200 --stores 200 --json')
+    .action((options: { rows: number; files?: number; stores?: number; json?: boolean }) => {
+      runPlan(options);
     });
 
   return cli;
