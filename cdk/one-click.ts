@@ -92,7 +92,8 @@ export function mergeVariants(whenTrue: CfnTemplate, whenFalse: CfnTemplate, con
     }
     if (onTrue.Type !== onFalse.Type) throw new OneClickError(`resource ${id} is a ${onTrue.Type} in one variant and a ${onFalse.Type} in the other`);
     if (!isDeepStrictEqual(dependencies(onTrue), dependencies(onFalse))) {
-      throw new OneClickError(`resource ${id} depends on other resources in each variant (${dependencies(onTrue).join(', ')} / ${dependencies(onFalse).join(', ')}); DependsOn can't be conditional`);
+      const listed = (resource: CfnResource) => dependencies(resource).join(', ') || 'none';
+      throw new OneClickError(`resource ${id} depends on other resources in each variant (${listed(onTrue)} / ${listed(onFalse)}); DependsOn can't be conditional`);
     }
     const merged: CfnResource = { Type: onTrue.Type };
     for (const attribute of new Set([...Object.keys(onTrue), ...Object.keys(onFalse)])) {
