@@ -4,9 +4,13 @@
  *
  * Exit status: 0 when everything matches, 1 on any mismatch, 2 for a usage or setup error.
  */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { settings } from '../src/shared/settings';
 import { runLoadTest } from './load-test';
+import { renderHtml } from './html';
 import { renderReport } from './report';
 
 function wholeNumber(minimum: number) {
@@ -30,6 +34,7 @@ interface CliOptions {
   region?: string;
   timeout: number;
   json?: boolean;
+  html?: string;
   keep?: boolean;
 }
 
@@ -46,11 +51,13 @@ function program(): Command {
     .option('--region <region>', "the stack's region (default: your AWS configuration's)")
     .option('--timeout <seconds>', 'with --stack: how long to wait for the pipeline', wholeNumber(1), 1800)
     .option('--json', 'print the JSON report instead of the table')
+    .option('--html <file>', 'also write the report as one self-contained HTML page with charts')
     .option('--keep', 'keep the generated CSVs (loadtest/.data/<runId>/)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ npm run loadtest -- --rows 5000 --files 3\n  $ npm run loadtest -- --endpoint http://127.0.0.1:5000\n' +
-        '  $ npm run loadtest -- --stack InventoryPipeline-dev --region eu-west-1 --rows 200000',
+        '  $ npm run loadtest -- --stack InventoryPipeline-dev --region eu-west-1 --rows 200000\n' +
+        '  $ npm run loadtest -- --rows 5000 --html report.html',
     )
     .exitOverride();
 }
@@ -71,6 +78,9 @@ async function main(argv: string[]): Promise<number> {
     throw new InvalidArgumentError(`--threshold can't change a deployed stack's default threshold (${settings.inventory.defaultThreshold}).`);
   }
   if (options.files > options.rows) throw new InvalidArgumentError('--rows must be at least --files (one row per file).');
+  if (options.html !== undefined && !existsSync(dirname(resolve(options.html)))) {
+    throw new InvalidArgumentError(`--html ${options.html}: its directory does not exist.`);
+  }
   const { report, reportPath } = await runLoadTest({
     rows: options.rows,
     files: options.files,
@@ -86,6 +96,10 @@ async function main(argv: string[]): Promise<number> {
   });
   process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   process.stderr.write(`loadtest: report written to ${reportPath}\n`);
+  if (options.html !== undefined) {
+    await writeFile(options.html, renderHtml(report));
+    process.stderr.write(`loadtest: HTML report written to ${options.html}\n`);
+  }
   return report.verdict === 'pass' ? 0 : 1;
 }
 

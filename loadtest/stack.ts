@@ -18,6 +18,7 @@ import { readStackOutputs, StackOutput } from '../src/shared/stack';
 import { reportKey } from '../src/shared/upload';
 import type { ScenarioFile } from './scenario';
 import type { FileRun, Progress, Target, TargetDescription, TargetRun } from './target';
+import { TimelineRecorder, type WatchedQueue } from './timeline';
 import type { ObservedReject } from './verify';
 
 /** Between uploads: S3 stamps eventTime in milliseconds; a second keeps the order beyond doubt. */
@@ -29,7 +30,7 @@ const settleMs = 60_000;
 interface StackResources {
   bucket: string;
   table: string;
-  sourceQueues: { label: string; url: string }[];
+  sourceQueues: { label: WatchedQueue; url: string }[];
   deadLetterQueues: string[];
 }
 
@@ -123,6 +124,8 @@ export class StackTarget implements Target {
       uploads.push({ file, startedAt, ...(await this.upload(file)) });
     }
 
+    // Sampled at every poll; the writes themselves are CloudWatch metrics, not observed here.
+    const timeline = new TimelineRecorder(started, pollMs / 1000);
     const deadline = started + this.timeoutSeconds * 1000;
     let emptySince: number | undefined;
     const notes: string[] = [];
@@ -141,6 +144,7 @@ export class StackTarget implements Target {
       const depths = await Promise.all(this.outputs.sourceQueues.map(async (queue) => ({ ...queue, depth: await this.queueDepth(queue.url) })));
       const queued = depths.reduce((sum, queue) => sum + queue.depth, 0);
       const now = Date.now();
+      timeline.record({ rowsWritten: null, queues: Object.fromEntries(depths.map((queue) => [queue.label, queue.depth])) as Record<WatchedQueue, number> }, now);
       if (receipts === uploads.length && queued === 0) emptySince ??= now;
       else emptySince = undefined;
       progress(
@@ -173,13 +177,14 @@ export class StackTarget implements Target {
         rowsSkipped: null,
         alerts: null,
         seconds: upload.seconds ?? seconds,
+        startSeconds: (upload.startedAt - started) / 1000,
       });
     }
     notes.push(
       'alerts were not verified: a deployed stack publishes them to SNS, which this load test does not subscribe to',
       'rows applied and skipped are not counted on AWS (they are CloudWatch metrics: see the dashboard)',
     );
-    return { files: runs, seconds, deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, notes };
+    return { files: runs, seconds, deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, notes, timeline: timeline.timeline() };
   }
 
   async close(): Promise<void> {

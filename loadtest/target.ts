@@ -5,6 +5,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ScenarioFile } from './scenario';
+import type { Timeline } from './timeline';
 import type { ObservedAlert, ObservedReject } from './verify';
 
 export interface TargetDescription {
@@ -28,6 +29,8 @@ export interface FileRun {
   alerts: ObservedAlert[] | null;
   /** Local: until the file was completely processed. Stack: until its receipt appeared. */
   seconds: number;
+  /** When the file was uploaded, in seconds since the first upload. */
+  startSeconds: number;
 }
 
 export interface TargetRun {
@@ -38,6 +41,8 @@ export interface TargetRun {
   deadLettered: number | null;
   /** What the reader must know to judge the numbers (e.g. what was not verified). */
   notes: string[];
+  /** Rows written and queue depths, sampled while the run went on. */
+  timeline: Timeline;
 }
 
 export type Progress = (message: string) => void;
