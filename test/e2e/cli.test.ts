@@ -45,11 +45,13 @@ interface Document {
 
 const cliStores = (store: string) => store.startsWith('CL');
 
-test('--help lists the local and redrive commands and exits 0', async () => {
+test('--help lists the local, redrive, status and plan commands and exits 0', async () => {
   const help = await inventory(['--help']);
   expect(help.code).toBe(0);
   expect(help.stdout).toMatch(/local \[options\] \[file\.\.\.\]/);
   expect(help.stdout).toMatch(/redrive \[options\]/);
+  expect(help.stdout).toMatch(/status \[options\]/);
+  expect(help.stdout).toMatch(/plan \[options\]/);
   const localHelp = await inventory(['local', '--help']);
   expect(localHelp.stdout).toMatch(/--endpoint <url>/);
   expect(localHelp.stdout).toMatch(/--threshold <n>/);
