@@ -317,13 +317,15 @@ const fitHeadroom = 0.9;
 
 /**
  * The changes that bring a night within `targetMinutes` (aiming at 90% of it), each limit raised
- * to the pace that needs, and the plan with them. An on-demand table pre-warmed to a rate (a one-off charge, then
- * kept warm by use) or with a raised quota is a change of the table, not of the code's settings.
+ * to the pace that needs — or, where a store's partition or a file's split can't go that fast
+ * (the obstacles), to the pace they allow — and the plan with them. An on-demand table pre-warmed
+ * to a rate (a one-off charge, then kept warm by use) or with a raised quota is a change of the
+ * table, not of the code's settings.
  */
 export function changesToFit(inputs: PlanInputs, night: Night, targetMinutes: number): FitPlan {
   const before = planNight(inputs, night);
   const accepted = night.rows * (1 - inputs.workload.rejectedShare);
-  const needed = accepted / (targetMinutes * 60 * fitHeadroom);
+  const wanted = accepted / (targetMinutes * 60 * fitHeadroom);
   const next: PlanInputs = structuredClone(inputs);
   const changes: SettingChange[] = [];
   const obstacles: string[] = [];
@@ -332,13 +334,25 @@ export function changesToFit(inputs: PlanInputs, night: Night, targetMinutes: nu
   };
 
   // The splitter: a full vCPU, then nothing but smaller files helps.
-  if (splitterPace(next, night).acceptedRowsPerSecond < needed) {
+  if (splitterPace(next, night).acceptedRowsPerSecond < wanted) {
     const memoryMb = Math.max(next.splitter.memoryMb, awsLimits.lambda.memoryMbPerVcpu);
     change('splitter.memoryMb', next.splitter.memoryMb, memoryMb, 'one full vCPU reads a file fastest (Node runs the split on one thread)');
     next.splitter.memoryMb = memoryMb;
     const { fileSeconds } = splitterPace(next, night);
     if (fileSeconds > targetMinutes * 60) obstacles.push(`a file of ${count(night.rows / night.files)} rows takes ${Math.round(fileSeconds)} s to split: upload more, smaller files`);
   }
+
+  // A store is one partition key: nothing here makes it faster.
+  const partitionPace = (night.stores * awsLimits.dynamodb.partitionWriteUnitsPerSecond) / awsLimits.dynamodb.writeUnitsPerRow;
+  const perStore = accepted / partitionPace;
+  if (perStore > targetMinutes * 60) {
+    obstacles.push(
+      `a store's ${count(accepted / night.stores)} rows take ${Math.round(perStore / 60)} min at one partition's 1,000 write units/s; ` +
+        'no setting changes that (DynamoDB may split a hot partition by sort key in time, but not on demand)',
+    );
+  }
+  // Writers and table are sized to the pace the rest allows: more would only wait, billed.
+  const needed = Math.min(wanted, partitionPace, splitterPace(next, night).acceptedRowsPerSecond);
 
   // The writers: CPU-bound ones get a full vCPU (same cost per row: the same CPU time at a higher
   // rate), then as many as the pace needs.
@@ -370,13 +384,6 @@ export function changesToFit(inputs: PlanInputs, night: Night, targetMinutes: nu
     next.table.warmWriteUnitsPerSecond = writeUnits;
   }
 
-  const perStore = accepted / night.stores / (awsLimits.dynamodb.partitionWriteUnitsPerSecond / awsLimits.dynamodb.writeUnitsPerRow);
-  if (perStore > targetMinutes * 60) {
-    obstacles.push(
-      `a store's ${count(accepted / night.stores)} rows take ${Math.round(perStore / 60)} min at one partition's 1,000 write units/s; ` +
-        'no setting changes that (DynamoDB may split a hot partition by sort key in time, but not on demand)',
-    );
-  }
   const shards = Math.ceil(writeUnits / awsLimits.dynamodb.partitionWriteUnitsPerSecond);
   if (next.writer.maxConcurrency + shards > next.lambdaConcurrency) {
     const budget = Math.ceil((next.writer.maxConcurrency + shards) / 100) * 100 + 100;

@@ -8,12 +8,13 @@ import { changesToFit, planNight, type FitPlan, type Night, type NightPlan, type
 /** The question: what makes a night fit in a quarter of an hour? */
 export const targetMinutes = 15;
 
-/** One file per store, a thousand of them, unless the options say otherwise. */
+/** One file per store, a thousand of them (or one per row of a smaller night), unless the options say otherwise. */
 const defaultStores = 1000;
 
 export function nightOf(options: { rows: number; files?: number; stores?: number }): Night {
-  const files = options.files ?? options.stores ?? defaultStores;
-  const stores = options.stores ?? options.files ?? defaultStores;
+  const fallback = Math.min(defaultStores, options.rows);
+  const files = options.files ?? Math.min(options.stores ?? fallback, options.rows);
+  const stores = options.stores ?? options.files ?? fallback;
   return { rows: options.rows, files, stores };
 }
 
