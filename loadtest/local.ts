@@ -5,9 +5,11 @@
  */
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import type { FaultSpec } from '../src/local/faults';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { LocalPipeline } from '../src/local/runtime';
 import type { ScenarioFile } from './scenario';
 import type { FileRun, Progress, Target, TargetDescription, TargetRun } from './target';
+import { TimelineRecorder, type WatchedQueue } from './timeline';
 
 /**
  * Counts writes that applied a row the item already held, from the stream records the alerter is
@@ -35,6 +37,8 @@ class RepeatedWrites {
 
 /** Progress lines at most this often: a long file on moto writes ~50 rows/s. */
 const progressEveryMs = 5_000;
+/** The timeline's sampling: each sample costs moto two requests, served alongside the writes. */
+const sampleEverySeconds = 2;
 
 export class LocalTarget implements Target {
   readonly description: TargetDescription;
@@ -64,31 +68,57 @@ export class LocalTarget implements Target {
     return this.pipeline.clients.documents;
   }
 
+  /** Messages waiting or in flight on each source queue. */
+  private async queueDepths(): Promise<Record<WatchedQueue, number>> {
+    const depth = async (url: string) => {
+      const { Attributes = {} } = await this.pipeline.clients.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+    };
+    const { uploadQueueUrl, workQueueUrl } = this.pipeline.resources;
+    return { 'upload-events': await depth(uploadQueueUrl), rows: await depth(workQueueUrl) };
+  }
+
   async run(files: readonly ScenarioFile[], progress: Progress): Promise<TargetRun> {
     const started = Date.now();
     const runs: FileRun[] = [];
     let deadLettered = 0;
-    for (const [index, file] of files.entries()) {
-      let lastShown = Date.now();
-      const outcome = await this.pipeline.processFile(file.path, ({ rowsDone, rowsTotal }) => {
-        if (Date.now() - lastShown < progressEveryMs) return;
-        lastShown = Date.now();
-        progress(`file ${index + 1}/${files.length} ${file.name}: ${rowsDone}/${rowsTotal} rows written`);
-      });
-      deadLettered += outcome.deadLettered;
-      progress(`file ${index + 1}/${files.length} ${file.name}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s`);
-      runs.push({
-        file,
-        status: outcome.status,
-        ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
-        rowsRead: outcome.rowsRead,
-        rejects: outcome.rejects,
-        rowsApplied: outcome.rowsApplied,
-        rowsSkipped: outcome.rowsSkipped,
-        alerts: outcome.alerts,
-        duplicateAlerts: outcome.duplicateAlerts,
-        seconds: outcome.seconds,
-      });
+    // Rows written by the files done, and so far by the one in progress (the runtime counts each write).
+    let writtenBefore = 0;
+    let writtenInFile = 0;
+    const timeline = new TimelineRecorder(started, sampleEverySeconds);
+    const stopSampling = timeline.every(async () => ({ rowsWritten: writtenBefore + writtenInFile, queues: await this.queueDepths() }));
+    try {
+      for (const [index, file] of files.entries()) {
+        const startSeconds = (Date.now() - started) / 1000;
+        let lastShown = Date.now();
+        const outcome = await this.pipeline.processFile(file.path, ({ rowsDone, rowsTotal }) => {
+          writtenInFile = rowsDone;
+          if (Date.now() - lastShown < progressEveryMs) return;
+          lastShown = Date.now();
+          progress(`file ${index + 1}/${files.length} ${file.name}: ${rowsDone}/${rowsTotal} rows written`);
+        });
+        writtenBefore += writtenInFile;
+        writtenInFile = 0;
+        deadLettered += outcome.deadLettered;
+        progress(`file ${index + 1}/${files.length} ${file.name}: ${outcome.status} in ${outcome.seconds.toFixed(1)} s`);
+        runs.push({
+          file,
+          status: outcome.status,
+          ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+          rowsRead: outcome.rowsRead,
+          rejects: outcome.rejects,
+          rowsApplied: outcome.rowsApplied,
+          rowsSkipped: outcome.rowsSkipped,
+          alerts: outcome.alerts,
+          duplicateAlerts: outcome.duplicateAlerts,
+          seconds: outcome.seconds,
+          startSeconds,
+        });
+      }
+    } finally {
+      await stopSampling();
     }
     return {
       files: runs,
@@ -97,6 +127,7 @@ export class LocalTarget implements Target {
       appliedTwice: this.repeatedWrites.count,
       faults: { ...this.pipeline.faults.counts },
       notes: [],
+      timeline: timeline.timeline(),
     };
   }
 

@@ -5,6 +5,7 @@
 import type { FaultCounts } from '../src/local/faults';
 import type { Scenario } from './scenario';
 import type { TargetDescription, TargetRun } from './target';
+import type { Timeline } from './timeline';
 import type { Mismatch, Mismatches, TableVerification } from './verify';
 
 export interface FileReport {
@@ -21,6 +22,8 @@ export interface FileReport {
   /** One per alertId; null where alerts cannot be observed. */
   alertsObserved: number | null;
   seconds: number;
+  /** When the file was uploaded, in seconds since the first upload. */
+  startSeconds: number;
 }
 
 export interface LoadTestReport {
@@ -61,6 +64,8 @@ export interface LoadTestReport {
   notes: string[];
   /** The generated CSVs, when kept (--keep). */
   keptFiles: string[];
+  /** Rows written and queue depths while the run went on. */
+  timeline: Timeline;
 }
 
 export interface ReportInput {
@@ -96,6 +101,7 @@ export function buildReport(input: ReportInput): LoadTestReport {
     alertsExpected: fileRun.file.alerts.length,
     alertsObserved: input.alerts?.[index]?.observed ?? null,
     seconds: round(fileRun.seconds),
+    startSeconds: round(fileRun.startSeconds),
   }));
   const alertsObserved = input.alerts === null ? null : sum(input.alerts.map((a) => a.observed));
   return {
@@ -143,6 +149,7 @@ export function buildReport(input: ReportInput): LoadTestReport {
     mismatches: { total: mismatches.total, byCheck: { ...mismatches.byCheck }, first: [...mismatches.first] },
     notes: run.notes,
     keptFiles: input.keptFiles,
+    timeline: run.timeline,
   };
 }
 

@@ -4,11 +4,15 @@
  *
  * Exit status: 0 when everything matches, 1 on any mismatch, 2 for a usage or setup error.
  */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { FaultSpec } from '../src/local/faults';
 import { faultSpecArgument } from '../src/cli/arguments';
 import { settings } from '../src/shared/settings';
 import { runLoadTest } from './load-test';
+import { renderHtml } from './html';
 import { renderReport } from './report';
 
 function wholeNumber(minimum: number) {
@@ -32,6 +36,7 @@ interface CliOptions {
   region?: string;
   timeout: number;
   json?: boolean;
+  html?: string;
   keep?: boolean;
   faults?: FaultSpec;
 }
@@ -50,11 +55,13 @@ function program(): Command {
     .option('--timeout <seconds>', 'with --stack: how long to wait for the pipeline', wholeNumber(1), 1800)
     .option('--faults <spec>', 'local only: inject faults below the handlers, as `inventory local --faults` (e.g. throttle=0.2,crash=0.05,seed=7)', faultSpecArgument)
     .option('--json', 'print the JSON report instead of the table')
+    .option('--html <file>', 'also write the report as one self-contained HTML page with charts')
     .option('--keep', 'keep the generated CSVs (loadtest/.data/<runId>/)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ npm run loadtest -- --rows 5000 --files 3\n  $ npm run loadtest -- --endpoint http://127.0.0.1:5000\n' +
-        '  $ npm run loadtest -- --stack InventoryPipeline-dev --region eu-west-1 --rows 200000',
+        '  $ npm run loadtest -- --stack InventoryPipeline-dev --region eu-west-1 --rows 200000\n' +
+        '  $ npm run loadtest -- --rows 5000 --html report.html',
     )
     .exitOverride();
 }
@@ -76,6 +83,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (options.files > options.rows) throw new InvalidArgumentError('--rows must be at least --files (one row per file).');
   if (options.faults !== undefined && options.stack !== undefined) throw new InvalidArgumentError('--faults applies to the local runtime only, not to --stack.');
+  if (options.html !== undefined && !existsSync(dirname(resolve(options.html)))) {
+    throw new InvalidArgumentError(`--html ${options.html}: its directory does not exist.`);
+  }
   const { report, reportPath } = await runLoadTest({
     rows: options.rows,
     files: options.files,
@@ -92,6 +102,10 @@ async function main(argv: string[]): Promise<number> {
   });
   process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   process.stderr.write(`loadtest: report written to ${reportPath}\n`);
+  if (options.html !== undefined) {
+    await writeFile(options.html, renderHtml(report));
+    process.stderr.write(`loadtest: HTML report written to ${options.html}\n`);
+  }
   return report.verdict === 'pass' ? 0 : 1;
 }
 

@@ -7,7 +7,6 @@
  * approximate and can lag by up to a minute, so one empty reading proves nothing.
  */
 import { createReadStream } from 'node:fs';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { Upload as S3Upload } from '@aws-sdk/lib-storage';
@@ -15,9 +14,11 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../src/shared/aws';
 import type { UploadReport } from '../src/shared/report';
 import { settings } from '../src/shared/settings';
+import { readStackOutputs, StackOutput } from '../src/shared/stack';
 import { reportKey } from '../src/shared/upload';
 import type { ScenarioFile } from './scenario';
 import type { FileRun, Progress, Target, TargetDescription, TargetRun } from './target';
+import { TimelineRecorder, type WatchedQueue } from './timeline';
 import type { ObservedReject } from './verify';
 
 /** Between uploads: S3 stamps eventTime in milliseconds; a second keeps the order beyond doubt. */
@@ -26,44 +27,28 @@ const pollMs = 5_000;
 /** How long both source queues must read empty (SQS documents up to a minute of lag). */
 const settleMs = 60_000;
 
-/** A stack that lacks what the load test needs, or a wait that ran out: one sentence to act on. */
-class StackTargetError extends Error {
-  override name = 'StackTargetError';
-}
-
-interface StackOutputs {
+interface StackResources {
   bucket: string;
   table: string;
-  sourceQueues: { label: string; url: string }[];
+  sourceQueues: { label: WatchedQueue; url: string }[];
   deadLetterQueues: string[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function readStackOutputs(stack: string, region: string | undefined): Promise<StackOutputs> {
-  const cloudFormation = new CloudFormationClient({ ...(region === undefined ? {} : { region }), maxAttempts: settings.aws.maxAttempts });
-  try {
-    const { Stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
-    const outputs = new Map((Stacks[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
-    const required = (key: string) => {
-      const value = outputs.get(key);
-      if (!value) throw new StackTargetError(`stack ${stack} has no output ${key}: is it an InventoryPipeline stack, deployed by this version of the project?`);
-      return value;
-    };
-    return {
-      bucket: required('UploadsBucketName'),
-      table: required('InventoryTableName'),
-      sourceQueues: [
-        { label: 'upload-events', url: required('UploadEventsQueueUrl') },
-        { label: 'rows', url: required('RowsQueueUrl') },
-      ],
-      deadLetterQueues: ['UploadEventsDeadLetterQueueUrl', 'RowsDeadLetterQueueUrl', 'AlertsDeadLetterQueueUrl']
-        .map((key) => outputs.get(key))
-        .filter((url): url is string => Boolean(url)),
-    };
-  } finally {
-    cloudFormation.destroy();
-  }
+async function stackResources(stack: string, region: string | undefined): Promise<StackResources> {
+  const outputs = await readStackOutputs(stack, region === undefined ? {} : { region });
+  return {
+    bucket: outputs.required(StackOutput.UploadsBucketName),
+    table: outputs.required(StackOutput.InventoryTableName),
+    sourceQueues: [
+      { label: 'upload-events', url: outputs.required(StackOutput.UploadEventsQueueUrl) },
+      { label: 'rows', url: outputs.required(StackOutput.RowsQueueUrl) },
+    ],
+    deadLetterQueues: [StackOutput.UploadEventsDeadLetterQueueUrl, StackOutput.RowsDeadLetterQueueUrl, StackOutput.AlertsDeadLetterQueueUrl]
+      .map((key) => outputs.values.get(key))
+      .filter((url): url is string => Boolean(url)),
+  };
 }
 
 export class StackTarget implements Target {
@@ -71,7 +56,7 @@ export class StackTarget implements Target {
 
   private constructor(
     private readonly clients: AwsClients,
-    private readonly outputs: StackOutputs,
+    private readonly outputs: StackResources,
     stack: string,
     region: string,
     private readonly timeoutSeconds: number,
@@ -80,7 +65,7 @@ export class StackTarget implements Target {
   }
 
   static async open(options: { stack: string; region?: string; timeoutSeconds: number }): Promise<StackTarget> {
-    const outputs = await readStackOutputs(options.stack, options.region);
+    const outputs = await stackResources(options.stack, options.region);
     const clients = createAwsClients(options.region === undefined ? {} : { region: options.region });
     return new StackTarget(clients, outputs, options.stack, await clients.s3.config.region(), options.timeoutSeconds);
   }
@@ -139,6 +124,8 @@ export class StackTarget implements Target {
       uploads.push({ file, startedAt, ...(await this.upload(file)) });
     }
 
+    // Sampled at every poll; the writes themselves are CloudWatch metrics, not observed here.
+    const timeline = new TimelineRecorder(started, pollMs / 1000);
     const deadline = started + this.timeoutSeconds * 1000;
     let emptySince: number | undefined;
     const notes: string[] = [];
@@ -157,6 +144,7 @@ export class StackTarget implements Target {
       const depths = await Promise.all(this.outputs.sourceQueues.map(async (queue) => ({ ...queue, depth: await this.queueDepth(queue.url) })));
       const queued = depths.reduce((sum, queue) => sum + queue.depth, 0);
       const now = Date.now();
+      timeline.record({ rowsWritten: null, queues: Object.fromEntries(depths.map((queue) => [queue.label, queue.depth])) as Record<WatchedQueue, number> }, now);
       if (receipts === uploads.length && queued === 0) emptySince ??= now;
       else emptySince = undefined;
       progress(
@@ -190,13 +178,14 @@ export class StackTarget implements Target {
         alerts: null,
         duplicateAlerts: null,
         seconds: upload.seconds ?? seconds,
+        startSeconds: (upload.startedAt - started) / 1000,
       });
     }
     notes.push(
       'alerts were not verified: a deployed stack publishes them to SNS, which this load test does not subscribe to',
       'rows applied and skipped are not counted on AWS (they are CloudWatch metrics: see the dashboard)',
     );
-    return { files: runs, seconds, deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, appliedTwice: null, faults: null, notes };
+    return { files: runs, seconds, deadLettered: (await this.deadLetterDepth()) - deadLetteredBefore, appliedTwice: null, faults: null, notes, timeline: timeline.timeline() };
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FaultCounts } from '../src/local/faults';
 import type { ScenarioFile } from './scenario';
+import type { Timeline } from './timeline';
 import type { ObservedAlert, ObservedReject } from './verify';
 
 export interface TargetDescription {
@@ -31,6 +32,8 @@ export interface FileRun {
   duplicateAlerts: number | null;
   /** Local: until the file was completely processed. Stack: until its receipt appeared. */
   seconds: number;
+  /** When the file was uploaded, in seconds since the first upload. */
+  startSeconds: number;
 }
 
 export interface TargetRun {
@@ -49,6 +52,8 @@ export interface TargetRun {
   faults: FaultCounts | null;
   /** What the reader must know to judge the numbers (e.g. what was not verified). */
   notes: string[];
+  /** Rows written and queue depths, sampled while the run went on. */
+  timeline: Timeline;
 }
 
 export type Progress = (message: string) => void;

@@ -2,7 +2,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { faultSpecArgument } from './arguments';
 import { runLocal, type LocalCommandOptions } from './local';
+import { runPlan } from './plan';
 import { redrivableQueues, runRedrive } from './redrive';
+import { parseDuration, runStatus } from './status';
 
 function wholeNumber(value: string): number {
   const parsed = Number(value);
@@ -10,10 +12,38 @@ function wholeNumber(value: string): number {
   return parsed;
 }
 
+/**
+ * Commander has already printed its message (or the help) when it gives up on the command line;
+ * only the exit status is left to set. Thrown instead of Commander's own process.exit, which
+ * would exit 1 — the status this command gives a failed run, not a usage error.
+ */
+class CommanderExit extends Error {
+  constructor(readonly status: number) {
+    super(`commander exited with ${status}`);
+  }
+}
+
+function positiveNumber(value: string): number {
+  const parsed = wholeNumber(value);
+  if (parsed < 1) throw new InvalidArgumentError('must be a whole number ≥ 1.');
+  return parsed;
+}
+
+function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('must be a duration such as 30s, 90m, 24h or 7d.');
+  return ms;
+}
+
 export function program(): Command {
   const cli = new Command('inventory')
     .description('Keep a retail inventory table current from store CSV uploads, and alert on low stock.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before the subcommands are added: they inherit it. Help and --version exit 0, every other
+    // exit (unknown option or command, a missing or invalid value) is a usage error.
+    .exitOverride((error) => {
+      throw new CommanderExit(error.exitCode === 0 ? 0 : 2);
+    });
 
   cli
     .command('local')
@@ -70,6 +100,40 @@ export function program(): Command {
       }
     });
 
+  cli
+    .command('status')
+    .description(
+      'Did every upload finish, and what is stuck? Each recent upload with its receipt (processed or failed) or none yet ' +
+        '(in progress), the queues, and the dead-letter queues — on a deployed stack or a local endpoint.',
+    )
+    .option('--stage <stage>', 'the stack stage: its stack outputs name the bucket and queues (default: dev; local with --endpoint)')
+    .option('--endpoint <url>', "an AWS-compatible endpoint (e.g. the local runtime's moto server) instead of AWS; names from the stage")
+    .option('--since <duration>', 'uploads from this long ago on: 30s, 90m, 24h, 7d (default 24h)', duration)
+    .option('--json', 'print one JSON document instead of the table')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ inventory status --stage prod\n  $ inventory status --endpoint http://127.0.0.1:5000 --since 2h --json',
+    )
+    .action(async (options: { stage?: string; endpoint?: string; since?: number; json?: boolean }) => {
+      process.exitCode = await runStatus({ ...options, sinceMs: options.since ?? parseDuration('24h')! });
+    });
+
+  cli
+    .command('plan')
+    .description(
+      'How long one night of N rows takes on AWS and what it costs: the capacity and cost model of the deployed settings ' +
+        '(memory, concurrency, batch sizes, table capacity) at us-east-1 list prices — the bottleneck, cost per service, ' +
+        'and what to change to fit in 15 minutes.',
+    )
+    .requiredOption('--rows <n>', 'data rows in the night', positiveNumber)
+    .option('--files <n>', 'files (uploads) they come in (default: one per store, 1,000)', positiveNumber)
+    .option('--stores <n>', 'stores they cover: each is one DynamoDB partition key (default: one per file, 1,000)', positiveNumber)
+    .option('--json', 'print one JSON document instead of the summary')
+    .addHelpText('after', '\nExamples:\n  $ inventory plan --rows 100000000\n  $ inventory plan --rows 10000000 --files 200 --stores 200 --json')
+    .action((options: { rows: number; files?: number; stores?: number; json?: boolean }) => {
+      runPlan(options);
+    });
+
   return cli;
 }
 
@@ -77,6 +141,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (error) {
+    if (error instanceof CommanderExit) {
+      process.exitCode = error.status;
+      return;
+    }
     process.stderr.write(`inventory: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 2;
   }

@@ -31,7 +31,9 @@ export interface AwsClients {
 
 /**
  * The configuration every client shares: endpoint, region, credentials, retries and timeouts. Also
- * for the clients only the local runtime needs (IAM, STS), which the handlers' bundles must not carry.
+ * for a client of a service the functions don't use (IAM and STS for the local runtime; CloudFormation
+ * and CloudWatch for the operators' tools), built where it is needed so the functions' bundles don't
+ * carry it.
  */
 export function clientConfig(options: AwsOptions = {}) {
   const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL;

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import { RowBatchPacker } from '../../src/shared/messages';
-import { settings } from '../../src/shared/settings';
+import { concurrencyBudget, settings } from '../../src/shared/settings';
 import { uploadStamp } from '../../src/shared/upload';
 import { actualTable, csvText, expectedRejects, InventoryModel, sortItems, tempDirectory, writeCsv, type Line, type Row } from './model';
 
@@ -45,15 +45,52 @@ interface Document {
 
 const cliStores = (store: string) => store.startsWith('CL');
 
-test('--help lists the local and redrive commands and exits 0', async () => {
+test('--help lists the local, redrive, status and plan commands and exits 0', async () => {
   const help = await inventory(['--help']);
   expect(help.code).toBe(0);
   expect(help.stdout).toMatch(/local \[options\] \[file\.\.\.\]/);
   expect(help.stdout).toMatch(/redrive \[options\]/);
+  expect(help.stdout).toMatch(/status \[options\]/);
+  expect(help.stdout).toMatch(/plan \[options\]/);
   const localHelp = await inventory(['local', '--help']);
   expect(localHelp.stdout).toMatch(/--endpoint <url>/);
   expect(localHelp.stdout).toMatch(/--threshold <n>/);
   expect(localHelp.stdout).toMatch(/--json/);
+});
+
+test('an unknown option or command is a usage error: exit 2, with Commander\'s message and the help on stderr', async () => {
+  for (const args of [['--bogus'], ['bogus'], ['local', '--bogus'], ['redrive', '--max', 'many'], ['plan'], ['plan', '--rows', '0']]) {
+    const result = await inventory(args);
+    expect({ args, code: result.code }).toEqual({ args, code: 2 });
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^error: /);
+  }
+});
+
+test('plan --rows --json: the model of one night from the deployed settings, with the bottleneck and the cost per service', async () => {
+  const result = await inventory(['plan', '--rows', '10000000', '--files', '200', '--json']);
+  expect(result.code).toBe(0);
+  const plan = JSON.parse(result.stdout) as {
+    rows: number;
+    files: number;
+    stores: number;
+    minutes: number;
+    bottleneck: string;
+    costs: { service: string; usd: number }[];
+    totalUsd: number;
+    perMillionRowsUsd: number;
+    inputs: { writer: { maxConcurrency: number } };
+  };
+  expect(plan).toMatchObject({ rows: 10_000_000, files: 200, stores: 200 });
+  expect(plan.minutes).toBeGreaterThan(0);
+  expect(['splitter', 'Lambda concurrency of the writer', 'DynamoDB table write capacity', 'DynamoDB partition of one store']).toContain(plan.bottleneck);
+  expect(plan.costs.map((c) => c.service)).toEqual(expect.arrayContaining(['Amazon DynamoDB', 'AWS Lambda', 'Amazon SQS', 'Amazon S3', 'Amazon SNS']));
+  expect(plan.totalUsd).toBeCloseTo(plan.costs.reduce((sum, c) => sum + c.usd, 0), 1);
+  expect(plan.perMillionRowsUsd).toBeCloseTo(plan.totalUsd / 10, 2);
+  expect(plan.inputs.writer.maxConcurrency).toBe(concurrencyBudget().writer);
+  const page = await inventory(['plan', '--rows', '1000000']);
+  expect(page.stdout).toMatch(/^Until the table is current: [\d.]+ min/m);
+  expect(page.stdout).toMatch(/^total +[\d.]+ +\$[\d.]+ per million rows$/m);
 });
 
 test('local --endpoint --json: the document and the table match the model, across two runs on one endpoint', async () => {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { renderHtml } from '../../loadtest/html';
 import { runLoadTest } from '../../loadtest/load-test';
 import { Scenario, type ExpectedAlert } from '../../loadtest/scenario';
 import { compareAlerts, compareRejects, Mismatches, verifyTable, type ObservedAlert } from '../../loadtest/verify';
@@ -80,6 +81,20 @@ test('local mode passes on a small scenario, and a tampered table fails the veri
   expect(report.verification.alerts.observed).toBe(report.verification.alerts.expected);
   expect(JSON.parse(readFileSync(reportPath, 'utf8'))).toEqual(report);
   expect(existsSync(join(dataDirectory, report.runId))).toBe(false); // generated files deleted
+
+  // The time series recorded while it ran, and the HTML page made of the report.
+  const { samples } = report.timeline;
+  expect(samples.length).toBeGreaterThanOrEqual(2);
+  const written = samples.map((sample) => sample.rowsWritten!);
+  expect(written).toEqual([...written].sort((a, b) => a - b));
+  expect(written[written.length - 1]).toBeGreaterThanOrEqual(report.totals.applied!);
+  expect(written[written.length - 1]).toBeLessThanOrEqual(report.totals.applied! + report.totals.skipped!);
+  expect(samples[samples.length - 1]!.queues).toEqual({ 'upload-events': 0, rows: 0 });
+  expect(report.files.map((file) => file.startSeconds)).toEqual([...report.files.map((file) => file.startSeconds)].sort((a, b) => a - b));
+  const html = renderHtml(report);
+  const data = /<script type="application\/json" id="load-test-report">(.*?)<\/script>/s.exec(html)![1]!;
+  expect(JSON.parse(data)).toEqual(JSON.parse(readFileSync(reportPath, 'utf8')));
+  expect(html).toContain('id="verdict">PASS');
 
   const clients = createAwsClients({ endpoint: moto.endpoint, region: process.env.AWS_REGION ?? 'us-east-1', credentials: localEndpointCredentials() });
   try {
