@@ -8,6 +8,7 @@
 import { parseFaultSpec, type FaultCounts } from '../src/local/faults';
 import { runLoadTest, type LoadTestOptions } from '../loadtest/load-test';
 import type { LoadTestReport } from '../loadtest/report';
+import { textTable } from '../src/cli/text-table';
 
 /** One row of the matrix: a name and the `--faults` spec it runs with. */
 export interface ChaosSpec {
@@ -93,14 +94,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult[]> {
   return results;
 }
 
-/** Columns padded to their widest cell; numbers right-aligned. */
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const numeric = rows[0]!.map((_, column) => rows.slice(1).every((row) => /^[\d.]*$/.test(row[column]!)));
-  const pad = (cell: string, column: number) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!));
-  return rows.map((row) => row.map(pad).join('  ').trimEnd()).join('\n');
-}
-
 function describeInjected(injected: FaultCounts): string {
   const parts = [
     ['throttled', injected.throttled],
@@ -125,7 +118,7 @@ export function renderChaos(results: readonly ChaosResult[]): string {
     r.seconds.toFixed(1),
     r.verdict.toUpperCase(),
   ]);
-  const lines = [table([header, ...rows])];
+  const lines = [textTable([header, ...rows])];
   for (const failed of results.filter((r) => r.verdict === 'fail')) {
     lines.push('', `${failed.name}:`, ...failed.mismatches.map((m) => `  ${m}`));
   }

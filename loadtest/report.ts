@@ -7,6 +7,7 @@ import type { Scenario } from './scenario';
 import type { TargetDescription, TargetRun } from './target';
 import type { Timeline } from './timeline';
 import type { Mismatch, Mismatches, TableVerification } from './verify';
+import { textTable } from '../src/cli/text-table';
 
 export interface FileReport {
   file: string;
@@ -153,14 +154,6 @@ export function buildReport(input: ReportInput): LoadTestReport {
   };
 }
 
-/** Columns padded to their widest cell; numbers right-aligned. */
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const numeric = rows[0]!.map((_, column) => rows.slice(1).every((row) => /^[\d.–-]*$/.test(row[column]!)));
-  const pad = (cell: string, column: number) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!));
-  return rows.map((row) => row.map(pad).join('  ').trimEnd()).join('\n');
-}
-
 const shown = (value: number | null) => (value === null ? '–' : String(value));
 
 export function renderReport(report: LoadTestReport): string {
@@ -198,7 +191,7 @@ export function renderReport(report: LoadTestReport): string {
     `Load test ${report.runId} on the ${where}: stores ${report.storePrefix}*, seed ${scenario.seed}, ` +
       `${scenario.files} file(s) over ${scenario.stores} store(s) × ${scenario.productsPerStore} products, default threshold ${scenario.defaultThreshold}`,
     '',
-    table([header, ...rows, total]),
+    textTable([header, ...rows, total]),
     '',
     `Generated in ${totals.generateSeconds.toFixed(2)} s, processed in ${totals.seconds.toFixed(2)} s (${totals.rowsPerSecond} rows/s), ` +
       `verified in ${totals.verifySeconds.toFixed(2)} s; ${shown(totals.deadLettered)} message(s) dead-lettered.`,

@@ -7,6 +7,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { InventoryItem } from '../shared/item';
 import type { FaultCounts, FaultSpec } from '../local/faults';
 import { LocalPipeline, type CapturedAlert, type FileOutcome, type LocalPipelineOptions } from '../local/runtime';
+import { textTable } from './text-table';
 
 export interface LocalCommandOptions {
   endpoint?: string;
@@ -109,14 +110,6 @@ export function exitCodeOf(summary: RunSummary): number {
   return summary.filesFailed === 0 && summary.deadLettered === 0 ? 0 : 1;
 }
 
-/** Columns padded to their widest cell; numbers right-aligned, text left-aligned. */
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const numeric = rows[0]!.map((_, column) => rows.slice(1).every((row) => /^[\d.]*$/.test(row[column]!)));
-  const pad = (cell: string, column: number) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!));
-  return rows.map((row) => row.map(pad).join('  ').trimEnd()).join('\n');
-}
-
 function describeAlert(alert: LocalRunDocument['alerts'][number]): string {
   const previous = alert.previousCount === null ? 'new item' : `was ${alert.previousCount}`;
   return `${alert.type.padEnd(10)} ${alert.store} / ${alert.product}: ${alert.count} (${previous}, threshold ${alert.threshold})  [${alert.file}]`;
@@ -133,7 +126,7 @@ function renderInventory(items: readonly InventoryItem[]): string[] {
     String(item.threshold),
     item.count < item.threshold ? 'LOW' : '',
   ]);
-  const lines = ['', `Inventory (${items.length} item${items.length === 1 ? '' : 's'}):`, table([['store', 'product', 'count', 'threshold', ''], ...rows])];
+  const lines = ['', `Inventory (${items.length} item${items.length === 1 ? '' : 's'}):`, textTable([['store', 'product', 'count', 'threshold', ''], ...rows])];
   if (items.length > inventoryShown) lines.push(`… and ${items.length - inventoryShown} more items`);
   return lines;
 }
@@ -153,7 +146,7 @@ export function renderHuman(document: LocalRunDocument, items: readonly Inventor
   ]);
   const lines = [
     '',
-    table([header, ...rows]),
+    textTable([header, ...rows]),
     '',
     `Summary: ${summary.files} file(s), ${summary.rowsRead} rows read, ${summary.rowsRejected} rejected, ` +
       `${summary.rowsApplied} applied, ${summary.rowsSkipped} skipped (stale or duplicate), ${summary.alerts} alert(s)` +

@@ -4,6 +4,7 @@
  */
 import { planInputsFromSettings } from '../capacity/inputs';
 import { changesToFit, planNight, type FitPlan, type Night, type NightPlan, type PlanInputs } from '../capacity/model';
+import { textTable } from './text-table';
 
 /** The issue's question: what makes a night fit in a quarter of an hour? */
 export const targetMinutes = 15;
@@ -82,14 +83,6 @@ function duration(minutes: number): string {
   return `${minutes.toFixed(1)} min (${Math.floor(minutes / 60)} h ${Math.round(minutes % 60)} min)`;
 }
 
-/** Columns padded to their widest cell; numbers right-aligned, text left-aligned. */
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const numeric = rows[0]!.map((_, column) => rows.slice(1).every((row) => /^[\d.,$–−-]*$/.test(row[column]!)));
-  const pad = (cell: string, column: number) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!));
-  return rows.map((row) => row.map(pad).join('  ').trimEnd()).join('\n');
-}
-
 export function renderPlan(document: PlanDocument): string {
   const bottleneck = document.limits.find((limit) => limit.name === document.bottleneck)!;
   const lines = [
@@ -98,12 +91,12 @@ export function renderPlan(document: PlanDocument): string {
     `Until the table is current: ${duration(document.minutes)}`,
     `Bottleneck: ${bottleneck.name} (${bottleneck.service}): ${bottleneck.detail}`,
     '',
-    table([
+    textTable([
       ['limit', 'service', 'rows/s', 'alone (min)', 'set the pace (min)'],
       ...document.limits.map((limit) => [limit.name, limit.service, count(limit.rowsPerSecond), limit.minutes.toFixed(1), limit.bindingMinutes.toFixed(1)]),
     ]),
     '',
-    table([
+    textTable([
       ['service', 'USD', 'usage'],
       ...document.costs.map((cost) => [cost.service, cost.usd.toFixed(4), cost.usage]),
       ['total', document.totalUsd.toFixed(2), `$${document.perMillionRowsUsd.toFixed(4)} per million rows`],

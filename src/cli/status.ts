@@ -23,6 +23,7 @@ import type { UploadReport } from '../shared/report';
 import { resourceNames, settings } from '../shared/settings';
 import { readStackOutputs, stackName, StackOutput } from '../shared/stack';
 import { decodeS3Key } from '../shared/upload';
+import { textTable } from './text-table';
 
 export type UploadState = 'processed' | 'failed' | 'in-progress';
 
@@ -184,14 +185,6 @@ export function statusExitCode(document: StatusDocument): number {
   return document.summary.failed === 0 && deadLetters === 0 ? 0 : 1;
 }
 
-/** Columns padded to their widest cell; numbers right-aligned, text left-aligned. */
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const numeric = rows[0]!.map((_, column) => rows.slice(1).every((row) => /^[\d–]*$/.test(row[column]!)));
-  const pad = (cell: string, column: number) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!));
-  return rows.map((row) => row.map(pad).join('  ').trimEnd()).join('\n');
-}
-
 const shown = (value: number | null) => (value === null ? '–' : String(value));
 /** `2026-12-01T23:04:05.678Z` → `2026-12-01 23:04:05` (UTC, as S3 and the receipts record it). */
 const shownTime = (iso: string | null) => (iso === null ? '–' : iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''));
@@ -214,7 +207,7 @@ export function renderStatus(document: StatusDocument): string {
       shownTime(u.uploadedAt),
       shownTime(u.finishedAt),
     ]);
-    lines.push(table([header, ...rows]));
+    lines.push(textTable([header, ...rows]));
   }
   lines.push('', `${summary.uploads} upload(s): ${summary.failed} failed, ${summary.inProgress} in progress, ${summary.processed} processed.`);
   const failed = document.uploads.filter((u) => u.status === 'failed');
