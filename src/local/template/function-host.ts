@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { errorPayload, type ChildMessage, type InvocationContext, type ParentMessage } from './invoke-protocol';
+import { endOfInvocation, errorPayload, type ChildMessage, type InvocationContext, type ParentMessage } from './invoke-protocol';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -58,12 +58,15 @@ async function main(): Promise<void> {
   }
   process.on('message', (message: ParentMessage) => {
     void (async () => {
+      let answer: ChildMessage;
       try {
-        const result = await handler(message.event, lambdaContext(message.context));
-        send({ type: 'result', id: message.id, result });
+        answer = { type: 'result', id: message.id, result: await handler(message.event, lambdaContext(message.context)) };
       } catch (error) {
-        send({ type: 'error', id: message.id, error: errorPayload(error) });
+        answer = { type: 'error', id: message.id, error: errorPayload(error) };
       }
+      // Lambda's END line closes the invocation's output, after everything the handler wrote (its
+      // metrics among it): the parent settles the invocation once it has read both.
+      process.stdout.write(`${endOfInvocation(message.context.awsRequestId)}\n`, () => send(answer));
     })();
   });
   // The parent going away ends the sandbox.
