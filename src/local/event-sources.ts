@@ -103,6 +103,12 @@ export interface SqsSourceOptions {
    * batch delivers it again.
    */
   duplicates?: (message: Message) => boolean;
+  /**
+   * The local runtime's own client, for the calls Lambda never makes — a failed message's shortened
+   * wait, hiding a long invocation's messages, injected duplicates — so they are not made under the
+   * function's role (default: the mapping's client).
+   */
+  runtimeSqs?: SQSClient;
 }
 
 /** A received message as Lambda's SQS event source delivers it. */
@@ -203,7 +209,7 @@ export class SqsEventSource {
     const { duplicates } = this.options;
     if (duplicates !== undefined) {
       for (const message of Messages.filter((m) => duplicates(m))) {
-        await this.sqs.send(
+        await (this.options.runtimeSqs ?? this.sqs).send(
           new SendMessageCommand({
             QueueUrl: this.queue.url,
             MessageBody: message.Body,
@@ -240,7 +246,7 @@ export class SqsEventSource {
   }
 
   private setVisibility(messages: readonly Message[], seconds: number) {
-    return this.sqs.send(
+    return (this.options.runtimeSqs ?? this.sqs).send(
       new ChangeMessageVisibilityBatchCommand({
         QueueUrl: this.queue.url,
         Entries: messages.map((m, index) => ({ Id: String(index), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: seconds })),

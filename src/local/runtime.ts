@@ -196,6 +196,8 @@ export class LocalPipeline {
   private readonly captured = new Map<string, CapturedAlert>();
   private duplicateAlerts = 0;
   private readonly announced = new Set<string>();
+  /** The stream's mapping, when it was denied finding where the stream ends: it cannot read it at all. */
+  private streamDenied: MappingDenied | undefined;
   private readonly uploads: SqsEventSource;
   private readonly rows: SqsEventSource;
   private readonly stream: DynamoStreamEventSource;
@@ -246,7 +248,11 @@ export class LocalPipeline {
       // PurgeQueue: SQS allows one purge a minute, and runs can follow each other faster.)
       await pipeline.captureAlerts();
       pipeline.takeAlerts();
-      await pipeline.stream.startAtLatest();
+      await pipeline.stream.startAtLatest().catch((error: unknown) => {
+        // Reported with every file, like any denial of a mapping's call; the rest still runs.
+        if (!isAccessDenied(error)) throw error;
+        pipeline.streamDenied = new MappingDenied('alerter', error as Error);
+      });
       return pipeline;
     } catch (error) {
       await assembly.close();
@@ -392,8 +398,7 @@ export class LocalPipeline {
     const drained = await Promise.allSettled([
       this.uploads.drain(uploadsAnnounced).catch(mappingFailure('splitter')).finally(() => (splitterDone = true)),
       this.rows.drain(() => splitterDone).catch(mappingFailure('writer')).finally(() => (writerDone = true)),
-      this.stream
-        .drain(() => writerDone)
+      (this.streamDenied ? Promise.reject(this.streamDenied) : this.stream.drain(() => writerDone))
         .catch(mappingFailure('alerter'))
         .finally(() => {
           alerterDone = true;

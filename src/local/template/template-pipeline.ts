@@ -13,7 +13,8 @@
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../shared/aws';
 import { CountingMetrics } from '../../shared/observability';
 import { MetricName, settings } from '../../shared/settings';
-import type { SqsSourceOptions } from '../event-sources';
+import type { DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
+import type { BatchResponse, FunctionSpec, SqsSourceOptions, StreamBatchResponse } from '../event-sources';
 import { FaultInjector, noFaults } from '../faults';
 import { readIamDecisions, type Credentials } from '../moto-iam';
 import { ensureAlertCapture, type PipelineResources } from '../resources';
@@ -167,11 +168,11 @@ export async function assembleFromTemplate(options: TemplatePipelineOptions): Pr
       return clients;
     };
     const retryDelaySeconds = options.retryDelaySeconds ?? 1;
-    const invoked = (name: FunctionName) => ({
+    const invoked = <E, R>(name: FunctionName): FunctionSpec<E, R> & { name: FunctionName } => ({
       name,
       timeoutSeconds: functions[name].definition.timeoutSeconds,
-      // A FunctionError (the handler threw, timed out or its process died) fails the whole batch.
-      handler: (event: unknown) => functions[name].process.invoke(event) as Promise<never>,
+      // What the bundled handler answered; a FunctionError (it threw, timed out or its process died) fails the whole batch.
+      handler: (event: E) => functions[name].process.invoke(event) as Promise<R>,
     });
     const sqsMapping = (name: 'splitter' | 'writer'): SqsMapping => {
       const mapping = mappings[name];
@@ -182,12 +183,13 @@ export async function assembleFromTemplate(options: TemplatePipelineOptions): Pr
         concurrency: functions[name].process.concurrency,
         retryDelaySeconds,
         reportBatchItemFailures: mapping.reportBatchItemFailures,
+        runtimeSqs: deployment.clients.sqs,
       };
-      return { function: invoked(name), sqs: clientsOf(functions[name]).sqs, options };
+      return { function: invoked<SQSEvent, BatchResponse>(name), sqs: clientsOf(functions[name]).sqs, options };
     };
     const alerterClients = clientsOf(functions.alerter);
     const alerter: StreamMapping = {
-      function: invoked('alerter'),
+      function: invoked<DynamoDBStreamEvent, StreamBatchResponse>('alerter'),
       streams: alerterClients.streams,
       sqs: alerterClients.sqs,
       options: {
