@@ -181,3 +181,25 @@ test("with the alerter's sns:Publish removed, the human output names the denied 
     rmSync(assembly, { recursive: true, force: true });
   }
 });
+
+test('what --from-template cannot do is refused with one sentence and exit 2: an endpoint that does not enforce IAM, --faults, --threshold, a directory that is no assembly', async () => {
+  const plain = await startMoto();
+  const file = writeCsv(directory, 'refused.csv', csvText([{ store: 'TS1', product: 'Salt', count: 4 }]));
+  try {
+    const refusals = [
+      { args: ['--endpoint', plain.endpoint], says: /is not a moto server enforcing IAM with this project's patches/ },
+      { args: ['--faults', 'duplicate=0.5'], says: /--faults cannot be combined with --from-template/ },
+      { args: ['--threshold', '5'], says: /--threshold cannot be combined with --from-template/ },
+    ];
+    for (const { args, says } of refusals) {
+      const result = await inventory(['local', '--from-template', pipeline.outdir, '--json', ...args, file], { accessKeyId: 'any', secretAccessKey: 'any' });
+      expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(says)]);
+    }
+    const notAnAssembly = await inventory(['local', '--from-template', directory, '--json', file]);
+    expect(notAnAssembly.code).toBe(2);
+    expect(notAnAssembly.stderr).toMatch(/is not a cloud assembly \(it has no manifest\.json\); write one with `npx cdk synth -o/);
+  } finally {
+    await plain.stop();
+  }
+});
