@@ -76,7 +76,7 @@ test("each role's grants resolve to the resources they name", () => {
   };
   const bucketArn = stack.arn(stack.logicalIdsOf('AWS::S3::Bucket').find((id) => id.startsWith('UploadsBucket'))!);
   expect(statements('Writer')).toContainEqual({ Action: 'dynamodb:UpdateItem', Effect: 'Allow', Resource: `arn:aws:dynamodb:${region}:${account}:table/${names.table}` });
-  expect(statements('Splitter')).toContainEqual({ Action: 's3:GetObject', Effect: 'Allow', Resource: `${bucketArn}/${settings.uploads.prefix}*` });
+  expect(statements('Splitter')).toContainEqual({ Action: ['s3:GetObject', 's3:GetObjectVersion'], Effect: 'Allow', Resource: `${bucketArn}/${settings.uploads.prefix}*` });
   expect(statements('Alerter')).toContainEqual({ Action: 'sns:Publish', Effect: 'Allow', Resource: `arn:aws:sns:${region}:${account}:${names.topic}` });
   expect(statements('Alerter')).toContainEqual(
     expect.objectContaining({ Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], Resource: streamArn }),
