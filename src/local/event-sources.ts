@@ -12,8 +12,9 @@
  * retried (BisectBatchOnFunctionError); after `retryAttempts` retries a batch is recorded on the
  * on-failure destination and skipped.
  *
- * Every call a mapping makes goes through the clients it is given: on an IAM-enforcing endpoint,
- * clients with the function's role, as Lambda polls with the function's execution role.
+ * The calls Lambda makes for a mapping go through the clients it is given — on an IAM-enforcing
+ * endpoint, clients with the function's role, as Lambda polls with the function's execution role;
+ * the calls only the local runtime makes go through `runtimeSqs`.
  */
 import { randomUUID } from 'node:crypto';
 import {
