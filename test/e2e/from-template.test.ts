@@ -142,7 +142,7 @@ test('files run through the synthesized stack: the table, rejects and alerts mat
   for (const fn of ['splitter', 'writer', 'alerter']) expect(unused(fn)).toContain('logs:PutLogEvents');
 });
 
-test("with the writer's sqs:DeleteMessage removed, its event source mapping is denied on the same endpoint (roles replaced, not reused): reported, the file fails, exit 1", async () => {
+test("with the writer's sqs:DeleteMessage removed, its event source mapping is denied — on the same endpoint, whose roles now hold the copy's policies: reported, the file fails, exit 1", async () => {
   const assembly = withoutGrant('WriterRoleDefaultPolicy', 'sqs:DeleteMessage');
   try {
     const night: Line[] = [{ store: 'TQ1', product: 'Soap', count: 40 }];
