@@ -1,12 +1,15 @@
 /**
  * `inventory local`: runs store files through the whole pipeline on this machine and reports what
- * happened — as a table for people, or as one JSON document (`--json`) for scripts and tests.
+ * happened — as a table for people, or as one JSON document (`--json`) for scripts and tests. With
+ * `--from-template DIR` the pipeline is the synthesized stack, IAM enforced, and the report says
+ * what IAM decided: the calls denied, and the grants each role used and did not use.
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import type { InventoryItem } from '../shared/item';
 import type { FaultCounts, FaultSpec } from '../local/faults';
-import { LocalPipeline, type CapturedAlert, type FileOutcome, type LocalPipelineOptions } from '../local/runtime';
+import { LocalPipeline, type CapturedAlert, type FileOutcome } from '../local/runtime';
+import type { AccessDenial, Grant, IamReport, RoleGrants } from '../local/template/local-deployment';
 import { textTable } from './text-table';
 
 export interface LocalCommandOptions {
@@ -16,6 +19,8 @@ export interface LocalCommandOptions {
   logLevel?: string;
   /** Faults injected below the handlers (`--faults`, parsed). */
   faults?: FaultSpec;
+  /** A cloud assembly directory (`npx cdk synth -o DIR`): run the stack it holds, IAM enforced. */
+  fromTemplate?: string;
 }
 
 export interface RunSummary {
@@ -33,10 +38,27 @@ export interface RunSummary {
   rowsPerSecond: number;
   /** Faults injected (`--faults`); all 0 without it. */
   faults: FaultCounts;
+  /** With --from-template: calls the functions and their mappings were denied (each call counted). */
+  accessDenied?: number;
+  /** With --from-template: calls made under a function's role and allowed. */
+  callsAuthorized?: number;
+  /** With --from-template: each distinct denied call once. */
+  accessDenials?: AccessDenial[];
 }
 
-export interface LocalRunDocument {
+/** What IAM decided, in the document's top level (with --from-template). */
+interface IamSection {
+  accessDenied: number;
+  callsAuthorized: number;
+  accessDenials: AccessDenial[];
+  /** Per function's role: the granted actions some call used, and those none did. */
+  grants: RoleGrants[];
+}
+
+export interface LocalRunDocument extends Partial<IamSection> {
   endpoint: string;
+  /** With --from-template: the cloud assembly the run deployed. */
+  template?: string;
   resources: { bucket: string; table: string; queue: string; deadLetterQueue: string; topic: string; uploadQueue: string; uploadDeadLetterQueue: string; alertDeadLetterQueue: string };
   summary: RunSummary;
   /** The same counts as `summary.faults`, at the top for scripts that look there. */
@@ -68,11 +90,18 @@ export function summarize(outcomes: readonly FileOutcome[], seconds: number, fau
   };
 }
 
-export function runDocument(pipeline: LocalPipeline, outcomes: readonly FileOutcome[], seconds: number): LocalRunDocument {
+export function runDocument(
+  pipeline: LocalPipeline,
+  outcomes: readonly FileOutcome[],
+  seconds: number,
+  iam?: { template: string; report: IamReport },
+): LocalRunDocument {
   const { resources } = pipeline;
   const summary = summarize(outcomes, seconds, pipeline.faults.counts);
+  const decided = iam && { accessDenied: iam.report.accessDenied, callsAuthorized: iam.report.callsAuthorized, accessDenials: iam.report.accessDenials };
   return {
     endpoint: pipeline.endpoint,
+    ...(iam ? { template: iam.template } : {}),
     resources: {
       bucket: resources.bucket,
       table: resources.table,
@@ -83,8 +112,9 @@ export function runDocument(pipeline: LocalPipeline, outcomes: readonly FileOutc
       uploadDeadLetterQueue: resources.uploadDeadLetterQueueUrl,
       alertDeadLetterQueue: resources.alertDeadLetterQueueUrl,
     },
-    summary,
+    summary: { ...summary, ...decided },
     faults: summary.faults,
+    ...(iam ? { ...decided, grants: iam.report.grants } : {}),
     files: outcomes.map(({ rejects: _rejects, alerts: _alerts, ...file }) => file),
     rejects: outcomes.flatMap((o) => o.rejects.map((r) => ({ file: o.file, line: r.line, reason: r.reason }))),
     failedFiles: outcomes.filter((o) => o.status === 'failed').map((o) => ({ file: o.file, reason: o.reason ?? 'unknown' })),
@@ -105,9 +135,9 @@ export function runDocument(pipeline: LocalPipeline, outcomes: readonly FileOutc
   };
 }
 
-/** Exit status: 0 when every file was processed and nothing was dead-lettered. */
+/** Exit status: 0 when every file was processed, nothing was dead-lettered and no call was denied. */
 export function exitCodeOf(summary: RunSummary): number {
-  return summary.filesFailed === 0 && summary.deadLettered === 0 ? 0 : 1;
+  return summary.filesFailed === 0 && summary.deadLettered === 0 && (summary.accessDenied ?? 0) === 0 ? 0 : 1;
 }
 
 function describeAlert(alert: LocalRunDocument['alerts'][number]): string {
@@ -116,6 +146,31 @@ function describeAlert(alert: LocalRunDocument['alerts'][number]): string {
 }
 
 const inventoryShown = 40;
+
+const grantText = (grant: Grant) => `${grant.action} on ${grant.resources.join(', ')}`;
+
+/** Granted actions only Lambda itself uses on AWS (the function's logs and traces); no local call can. */
+const lambdasOwn = (grant: Grant) => /^(logs|xray):/.test(grant.action);
+
+function renderIam(document: LocalRunDocument): string[] {
+  if (document.accessDenied === undefined) return [];
+  const lines = [
+    '',
+    `IAM (the template's roles, enforced by moto): ${document.callsAuthorized} call(s) authorized, ${document.accessDenied} denied`,
+  ];
+  const denials = document.accessDenials ?? [];
+  if (denials.length > 0) {
+    lines.push('', `Denied calls (${denials.length} distinct):`);
+    for (const denial of denials) lines.push(`  ${denial.function}: ${denial.action} on ${denial.resource}`, `    ${denial.message}`);
+  }
+  lines.push('', 'Grants per role — used by a call of this run, or not:');
+  for (const role of document.grants ?? []) {
+    lines.push(`  ${role.function} (${role.role})`);
+    for (const grant of role.used) lines.push(`    used    ${grantText(grant)}`);
+    for (const grant of role.unused) lines.push(`    unused  ${grantText(grant)}${lambdasOwn(grant) ? '  (Lambda itself writes logs and traces; not run locally)' : ''}`);
+  }
+  return lines;
+}
 
 function renderInventory(items: readonly InventoryItem[]): string[] {
   if (items.length === 0) return [];
@@ -174,6 +229,7 @@ export function renderHuman(document: LocalRunDocument, items: readonly Inventor
     for (const alert of document.alerts.slice(0, 50)) lines.push(`  ${describeAlert(alert)}`);
     if (document.alerts.length > 50) lines.push(`  … and ${document.alerts.length - 50} more (run with --json for all)`);
   }
+  lines.push(...renderIam(document));
   lines.push(...renderInventory(items));
   lines.push('', `Table ${document.resources.table} on ${document.endpoint}`);
   return `${lines.join('\n')}\n`;
@@ -193,17 +249,36 @@ function checkFiles(files: readonly string[]): void {
   }
 }
 
+/** The key for an endpoint's administrator, from the environment as the AWS SDK reads it. */
+function administratorFromEnvironment() {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = process.env;
+  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined;
+}
+
+function startPipeline(options: LocalCommandOptions): Promise<LocalPipeline> {
+  const { fromTemplate } = options;
+  if (fromTemplate === undefined) {
+    if (!options.json && !options.endpoint) process.stderr.write('Starting the local AWS (moto server)…\n');
+    return LocalPipeline.start({ endpoint: options.endpoint, defaultThreshold: options.threshold, logLevel: options.logLevel, faults: options.faults });
+  }
+  if (options.faults !== undefined) {
+    throw new Error('--faults cannot be combined with --from-template: faults are injected in the handlers\' clients, and the bundled functions run in processes of their own');
+  }
+  if (options.threshold !== undefined) {
+    throw new Error(`--threshold cannot be combined with --from-template: the functions take DEFAULT_THRESHOLD from the template`);
+  }
+  if (!options.json) process.stderr.write(`Deploying ${fromTemplate} on a local AWS that enforces IAM (moto server)…\n`);
+  return LocalPipeline.fromTemplate({
+    assemblyDir: fromTemplate,
+    ...(options.endpoint ? { endpoint: options.endpoint, administrator: administratorFromEnvironment() } : {}),
+    logLevel: options.logLevel,
+  });
+}
+
 export async function runLocal(files: string[], options: LocalCommandOptions): Promise<number> {
   checkFiles(files);
-  const pipelineOptions: LocalPipelineOptions = {
-    endpoint: options.endpoint,
-    defaultThreshold: options.threshold,
-    logLevel: options.logLevel,
-    faults: options.faults,
-  };
   const interactive = !options.json && process.stderr.isTTY === true;
-  if (!options.json && !options.endpoint) process.stderr.write('Starting the local AWS (moto server)…\n');
-  const pipeline = await LocalPipeline.start(pipelineOptions);
+  const pipeline = await startPipeline(options);
   const started = Date.now();
   const outcomes: FileOutcome[] = [];
   try {
@@ -226,7 +301,9 @@ export async function runLocal(files: string[], options: LocalCommandOptions): P
       if (!interactive && !options.json) process.stderr.write(`  ${outcome.file}: ${outcome.status}, ${outcome.rowsRead} rows in ${outcome.seconds.toFixed(2)} s\n`);
       outcomes.push(outcome);
     }
-    const document = runDocument(pipeline, outcomes, (Date.now() - started) / 1000);
+    const seconds = (Date.now() - started) / 1000;
+    const iamReport = await pipeline.iamReport();
+    const document = runDocument(pipeline, outcomes, seconds, iamReport && { template: options.fromTemplate!, report: iamReport });
     process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : renderHuman(document, await pipeline.inventory()));
     return exitCodeOf(document.summary);
   } finally {

@@ -52,7 +52,11 @@ export function program(): Command {
         'one after another, and report rows, rejects and alerts.',
     )
     .argument('[file...]', 'CSV files (store,product,count[,threshold]) in upload order; none: process what waits in the queues')
-    .option('--endpoint <url>', 'use this AWS-compatible endpoint instead of starting a moto server')
+    .option(
+      '--from-template <dir>',
+      'run the stack of a cloud assembly (npx cdk synth -o DIR): its resources, bundled functions, event source settings and IAM roles, IAM enforced',
+    )
+    .option('--endpoint <url>', 'use this AWS-compatible endpoint instead of starting a moto server (with --from-template: a moto enforcing IAM, its administrator key in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)')
     .option('--threshold <n>', 'low-stock threshold for items no row gave one (default 10)', wholeNumber)
     .option('--json', 'print one JSON document instead of the human summary')
     .option('--log-level <level>', 'handler log level on stderr: DEBUG, INFO, WARN, ERROR, SILENT', 'SILENT')
@@ -63,7 +67,7 @@ export function program(): Command {
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ inventory local samples/*.csv\n  $ inventory local --json --threshold 5 night1.csv night2.csv\n  $ inventory local --faults throttle=0.2,duplicate=0.3,crash=0.05,publish-fail=0.1,seed=7 samples/*.csv\n  $ inventory local --endpoint http://127.0.0.1:5000      # after a redrive',
+      '\nExamples:\n  $ inventory local samples/*.csv\n  $ npx cdk synth -o out && inventory local --from-template out samples/*.csv\n  $ inventory local --json --threshold 5 night1.csv night2.csv\n  $ inventory local --faults throttle=0.2,duplicate=0.3,crash=0.05,publish-fail=0.1,seed=7 samples/*.csv\n  $ inventory local --endpoint http://127.0.0.1:5000      # after a redrive',
     )
     .action(async (files: string[], options: LocalCommandOptions) => {
       process.exitCode = await runLocal(files, options);

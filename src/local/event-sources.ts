@@ -1,14 +1,20 @@
 /**
  * What Lambda's event source mappings do, played against the local AWS: poll a queue or a stream,
- * invoke a handler with a Lambda-shaped event, and honour its partial batch response.
+ * gather a batch (batch size, batching window), invoke a handler with a Lambda-shaped event, and
+ * honour its partial batch response when the mapping asks for one (ReportBatchItemFailures).
  *
  * SQS: successes are deleted; failures are made visible again after `retryDelaySeconds` (on AWS
  * they wait out the queue's visibility timeout — the local runtime shortens that wait, nothing
  * else); the queue's own redrive policy moves a message to its dead-letter queue once it has been
  * received more than maxReceiveCount times.
  * Streams: records are read in order per shard; after a partial failure the batch is retried from
- * the first failed record, and after `retryAttempts` retries it is recorded on the on-failure
- * dead-letter queue and skipped — as the CDK stack's stream mapping is configured to do.
+ * the first failed record; a batch whose invocation failed as a whole is split in two and each half
+ * retried (BisectBatchOnFunctionError); after `retryAttempts` retries a batch is recorded on the
+ * on-failure destination and skipped.
+ *
+ * The calls Lambda makes for a mapping go through the clients it is given — on an IAM-enforcing
+ * endpoint, clients with the function's role, as Lambda polls with the function's execution role;
+ * the calls only the local runtime makes go through `runtimeSqs`.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -78,19 +84,32 @@ export interface FunctionSpec<E, R> {
   handler: (event: E, context: Context) => Promise<R>;
 }
 
-type BatchResponse = SQSBatchResponse | undefined | void;
+/** What a function invoked by an SQS mapping answers. */
+export type BatchResponse = SQSBatchResponse | undefined | void;
+/** What a function invoked by a stream mapping answers. */
+export type StreamBatchResponse = { batchItemFailures: { itemIdentifier: string }[] } | undefined | void;
 
 export interface SqsSourceOptions {
   batchSize: number;
+  /** How long to keep gathering messages for a batch that is not full yet (default 0: invoke at once). */
+  batchingWindowSeconds?: number;
   /** Pollers (concurrent invocations) for this queue. */
   concurrency: number;
   retryDelaySeconds: number;
+  /** Whether the function's `batchItemFailures` count (FunctionResponseTypes ReportBatchItemFailures); default true. */
+  reportBatchItemFailures?: boolean;
   /**
    * Fault injection (SQS's at-least-once delivery): whether a received message is delivered a
    * second time. Its copy goes back on the queue, marked with `duplicateOfAttribute`, so a later
    * batch delivers it again.
    */
   duplicates?: (message: Message) => boolean;
+  /**
+   * The local runtime's own client, for the calls Lambda never makes — a failed message's shortened
+   * wait, hiding a long invocation's messages, injected duplicates — so they are not made under the
+   * function's role (default: the mapping's client).
+   */
+  runtimeSqs?: SQSClient;
 }
 
 /** A received message as Lambda's SQS event source delivers it. */
@@ -140,7 +159,7 @@ export class SqsEventSource {
           await Promise.race(running);
           continue;
         }
-        const messages = await this.receive();
+        const messages = await this.gather();
         if (messages.length > 0) {
           idle.reset();
           const invocation: Promise<void> = this.invoke(messages)
@@ -158,11 +177,31 @@ export class SqsEventSource {
     }
   }
 
-  private async receive(): Promise<Message[]> {
+  /**
+   * One batch: what a receive returns, and — within the mapping's batching window — what further
+   * receives add until the batch is full.
+   */
+  private async gather(): Promise<Message[]> {
+    const batch = await this.receive(this.options.batchSize);
+    const windowMs = (this.options.batchingWindowSeconds ?? 0) * 1000;
+    if (batch.length === 0 || windowMs === 0) return batch;
+    const idle = new IdleBackoff();
+    const closesAt = Date.now() + windowMs;
+    while (batch.length < this.options.batchSize && Date.now() < closesAt) {
+      const more = await this.receive(this.options.batchSize - batch.length);
+      if (more.length > 0) idle.reset();
+      else await Promise.race([idle.wait(), sleep(Math.max(0, closesAt - Date.now()))]);
+      batch.push(...more);
+    }
+    return batch;
+  }
+
+  private async receive(most: number): Promise<Message[]> {
     const { Messages = [] } = await this.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.queue.url,
-        MaxNumberOfMessages: this.options.batchSize,
+        // SQS hands out at most 10 messages a receive.
+        MaxNumberOfMessages: Math.min(10, most),
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: this.options.duplicates ? [duplicateOfAttribute] : undefined,
         WaitTimeSeconds: 0,
@@ -171,7 +210,7 @@ export class SqsEventSource {
     const { duplicates } = this.options;
     if (duplicates !== undefined) {
       for (const message of Messages.filter((m) => duplicates(m))) {
-        await this.sqs.send(
+        await (this.options.runtimeSqs ?? this.sqs).send(
           new SendMessageCommand({
             QueueUrl: this.queue.url,
             MessageBody: message.Body,
@@ -208,7 +247,7 @@ export class SqsEventSource {
   }
 
   private setVisibility(messages: readonly Message[], seconds: number) {
-    return this.sqs.send(
+    return (this.options.runtimeSqs ?? this.sqs).send(
       new ChangeMessageVisibilityBatchCommand({
         QueueUrl: this.queue.url,
         Entries: messages.map((m, index) => ({ Id: String(index), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: seconds })),
@@ -225,7 +264,9 @@ export class SqsEventSource {
     let failedIds: Set<string>;
     try {
       const response = await this.fn.handler(event, lambdaContext(this.fn.name, this.fn.timeoutSeconds));
-      failedIds = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
+      // Without ReportBatchItemFailures, Lambda takes any response as success for the whole batch.
+      const reported = this.options.reportBatchItemFailures === false ? [] : (response?.batchItemFailures ?? []);
+      failedIds = new Set(reported.map((failure) => failure.itemIdentifier));
     } catch {
       // An invocation error fails the whole batch, as on Lambda.
       failedIds = new Set(messages.map((m) => m.MessageId!));
@@ -244,15 +285,24 @@ export class SqsEventSource {
     }
     if (failed.length > 0) await this.setVisibility(failed, this.options.retryDelaySeconds);
   }
-
 }
 
 export interface StreamSourceOptions {
   batchSize: number;
+  /** How long to keep gathering records for a batch that is not full yet (default 0: deliver each read). */
+  batchingWindowSeconds?: number;
+  /** Retries of a failing batch before it is recorded on the on-failure destination and skipped. */
   retryAttempts: number;
+  /** Whether the function's `batchItemFailures` count (FunctionResponseTypes ReportBatchItemFailures); default true. */
+  reportBatchItemFailures?: boolean;
+  /** Split a batch whose invocation failed as a whole in two, and retry each half (BisectBatchOnFunctionError). */
+  bisectBatchOnFunctionError?: boolean;
   /** Where a batch that kept failing is recorded (the stream mapping's on-failure destination). */
   onFailureQueueUrl: string;
 }
+
+/** How an invocation of a stream batch went. */
+type StreamInvocation = { outcome: 'succeeded' } | { outcome: 'partial'; failedFrom: string } | { outcome: 'failed' };
 
 /** A stream record as Lambda delivers it (the SDK gives a Date where Lambda gives epoch seconds). */
 export function toDynamoDBRecord(record: StreamRecord, streamArn: string): DynamoDBRecord {
@@ -291,7 +341,7 @@ export class DynamoStreamEventSource {
     private readonly streams: DynamoDBStreamsClient,
     private readonly sqs: SQSClient,
     private readonly streamArn: string,
-    private readonly fn: FunctionSpec<DynamoDBStreamEvent, { batchItemFailures: { itemIdentifier: string }[] } | undefined>,
+    private readonly fn: FunctionSpec<DynamoDBStreamEvent, StreamBatchResponse>,
     private readonly options: StreamSourceOptions,
   ) {}
 
@@ -332,10 +382,33 @@ export class DynamoStreamEventSource {
     }
   }
 
-  /** Reads and delivers one page from the shard: how many records it delivered, and whether the page was full. */
+  /**
+   * Reads one batch from the shard — a page, and within the batching window further pages until the
+   * batch is full — and delivers it: how many records it delivered, and whether a page came back full.
+   */
   private async readShard(shard: ShardCursor): Promise<{ delivered: number; pageFull: boolean }> {
-    if (shard.iterator === undefined) return { delivered: 0, pageFull: false };
-    const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: this.options.batchSize }));
+    const records: StreamRecord[] = [];
+    let pageFull = false;
+    const windowMs = (this.options.batchingWindowSeconds ?? 0) * 1000;
+    let closesAt: number | undefined;
+    for (;;) {
+      const page = await this.readPage(shard, this.options.batchSize - records.length);
+      pageFull ||= page.full;
+      records.push(...page.records);
+      if (records.length === 0 || records.length >= this.options.batchSize || windowMs === 0) break;
+      closesAt ??= Date.now() + windowMs;
+      if (Date.now() >= closesAt) break;
+      if (!page.full) await sleep(Math.min(shardPollIntervalMs, closesAt - Date.now()));
+    }
+    if (records.length === 0) return { delivered: 0, pageFull };
+    await this.deliver(shard, records.map((r) => toDynamoDBRecord(r, this.streamArn)));
+    return { delivered: records.length, pageFull };
+  }
+
+  /** One GetRecords page of at most `limit` records not delivered yet. */
+  private async readPage(shard: ShardCursor, limit: number): Promise<{ records: StreamRecord[]; full: boolean }> {
+    if (shard.iterator === undefined) return { records: [], full: false };
+    const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: limit }));
     shard.iterator = page.NextShardIterator;
     const sequence = (record: StreamRecord) => BigInt(record.dynamodb?.SequenceNumber ?? '0');
     const records = (page.Records ?? []).filter((record) => shard.delivered === undefined || sequence(record) > shard.delivered);
@@ -344,45 +417,68 @@ export class DynamoStreamEventSource {
       // polling it again would spin forever.
       throw new Error(`the stream's shard ${shard.shardId} returned already delivered records again: its iterator is not advancing`);
     }
-    const pageFull = (page.Records ?? []).length >= this.options.batchSize;
-    if (records.length === 0) return { delivered: 0, pageFull };
-    shard.delivered = sequence(records.at(-1)!);
-    const events = records.map((r) => toDynamoDBRecord(r, this.streamArn));
-    for (let attempt = 0; ; attempt += 1) {
-      const failedFrom = await this.invoke(events);
-      if (failedFrom === undefined) return { delivered: records.length, pageFull };
-      if (attempt >= this.options.retryAttempts) {
-        await this.sqs.send(
-          new SendMessageCommand({
-            QueueUrl: this.options.onFailureQueueUrl,
-            MessageBody: JSON.stringify({
-              requestContext: { condition: 'RetryAttemptsExhausted', functionArn: this.fn.name },
-              DDBStreamBatchInfo: {
-                shardId: shard.shardId,
-                streamArn: this.streamArn,
-                startSequenceNumber: events[0]!.dynamodb!.SequenceNumber,
-                endSequenceNumber: events.at(-1)!.dynamodb!.SequenceNumber,
-                batchSize: events.length,
-              },
-            }),
-          }),
-        );
-        return { delivered: records.length, pageFull };
+    if (records.length > 0) shard.delivered = sequence(records.at(-1)!);
+    return { records, full: (page.Records ?? []).length >= limit };
+  }
+
+  /**
+   * Invokes the function with the batch until it succeeds: after a partial failure, again from the
+   * first failed record; after a failed invocation, in two halves when the mapping bisects; after
+   * `retryAttempts` retries the batch is recorded on the on-failure destination and skipped.
+   */
+  private async deliver(shard: ShardCursor, records: DynamoDBRecord[]): Promise<void> {
+    let batch = records;
+    for (let retries = 0; ; retries += 1) {
+      const invocation = await this.invoke(batch);
+      if (invocation.outcome === 'succeeded') return;
+      if (invocation.outcome === 'failed' && this.options.bisectBatchOnFunctionError && batch.length > 1) {
+        // Splitting does not count as a retry: each half gets the mapping's retries of its own.
+        const half = Math.ceil(batch.length / 2);
+        await this.deliver(shard, batch.slice(0, half));
+        await this.deliver(shard, batch.slice(half));
+        return;
       }
-      // Retry from the first failed record, with the records after it, as Lambda does.
-      const index = events.findIndex((e) => e.dynamodb?.SequenceNumber === failedFrom);
-      events.splice(0, Math.max(0, index));
+      if (retries >= this.options.retryAttempts) {
+        await this.recordFailure(shard, batch);
+        return;
+      }
+      if (invocation.outcome === 'partial') {
+        // Retry from the first failed record, with the records after it, as Lambda does.
+        const index = batch.findIndex((record) => record.dynamodb?.SequenceNumber === invocation.failedFrom);
+        batch = batch.slice(Math.max(0, index));
+      }
     }
   }
 
-  /** Invokes the function; returns the first failed sequence number, if any. */
-  private async invoke(records: DynamoDBRecord[]): Promise<string | undefined> {
+  /** What Lambda sends the on-failure destination: where the batch was, not its records. */
+  private async recordFailure(shard: ShardCursor, batch: DynamoDBRecord[]): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.options.onFailureQueueUrl,
+        MessageBody: JSON.stringify({
+          requestContext: { condition: 'RetryAttemptsExhausted', functionArn: this.fn.name },
+          DDBStreamBatchInfo: {
+            shardId: shard.shardId,
+            streamArn: this.streamArn,
+            startSequenceNumber: batch[0]!.dynamodb!.SequenceNumber,
+            endSequenceNumber: batch.at(-1)!.dynamodb!.SequenceNumber,
+            batchSize: batch.length,
+          },
+        }),
+      }),
+    );
+  }
+
+  private async invoke(records: DynamoDBRecord[]): Promise<StreamInvocation> {
+    let response: StreamBatchResponse;
     try {
-      const response = await this.fn.handler({ Records: records }, lambdaContext(this.fn.name, this.fn.timeoutSeconds));
-      const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-      return records.find((r) => failed.has(r.dynamodb?.SequenceNumber ?? ''))?.dynamodb?.SequenceNumber;
+      response = await this.fn.handler({ Records: records }, lambdaContext(this.fn.name, this.fn.timeoutSeconds));
     } catch {
-      return records[0]?.dynamodb?.SequenceNumber;
+      return { outcome: 'failed' };
     }
+    if (this.options.reportBatchItemFailures === false) return { outcome: 'succeeded' };
+    const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    const failedFrom = records.find((r) => failed.has(r.dynamodb?.SequenceNumber ?? ''))?.dynamodb?.SequenceNumber;
+    return failedFrom === undefined ? { outcome: 'succeeded' } : { outcome: 'partial', failedFrom };
   }
 }

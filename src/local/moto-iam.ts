@@ -17,6 +17,7 @@
  * - Every decision is recorded and served at `/moto-api/iam-decisions`: the denials, the calls
  *   authorised per principal, and which statement of a role's policies granted each of them (asked
  *   of moto's own evaluator, one statement at a time), so a run can show the grants nothing used.
+ *   A DELETE there forgets them all, for a new run on the same server.
  *
  * Not evaluated by moto at all: resource-based policies (queue, topic and bucket policies are
  * stored, not checked), conditions in identity policies (a statement with a Condition counts as a
@@ -124,6 +125,13 @@ IAMRequestBase.check_action_permitted = _check_and_record
 
 def _iam_decisions(request, full_url, headers):
     with _decisions:
+        if request.method == "DELETE":
+            # A new run on the same server: forget what earlier runs (and their policies) led to.
+            _denials.clear()
+            _authorised.clear()
+            _grants_used.clear()
+            _grants_of_call.clear()
+            return 204, {}, ""
         body = {
             "denials": list(_denials),
             "authorised": [{"principal": p, "action": a, "resource": r, "count": n} for (p, a, r), n in _authorised.items()],
@@ -209,6 +217,13 @@ export async function readIamDecisions(endpoint: string): Promise<IamDecisions> 
     throw new Error(`${endpoint} does not report its IAM decisions (HTTP ${response.status}): is it a moto server started with IAM enforcement?`);
   }
   return (await response.json()) as IamDecisions;
+}
+
+/** Forgets every decision recorded so far (a new run on a server earlier runs used). */
+export async function resetIamDecisions(endpoint: string): Promise<void> {
+  const response = await fetch(`${endpoint}/moto-api/iam-decisions`, { method: 'DELETE' });
+  await response.arrayBuffer();
+  if (!response.ok) throw new Error(`${endpoint} did not forget its IAM decisions (HTTP ${response.status})`);
 }
 
 /** The role and session of an assumed-role principal ARN, if it is one. */

@@ -15,8 +15,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, Queu
 import type { AwsClients } from '../shared/aws';
 import { resourceNames, settings, visibilityTimeoutSeconds, type ResourceNames } from '../shared/settings';
 
-export interface LocalResources {
-  names: ResourceNames;
+/** What the local runtime uses of the pipeline's resources, however they were created. */
+export interface PipelineResources {
   bucket: string;
   table: string;
   streamArn: string;
@@ -29,6 +29,11 @@ export interface LocalResources {
   alertDeadLetterQueueUrl: string;
   topicArn: string;
   alertCaptureQueueUrl: string;
+}
+
+/** The pipeline's resources as created from the settings module, with the names they were given. */
+export interface LocalResources extends PipelineResources {
+  names: ResourceNames;
 }
 
 /** Attributes of the dead-letter queues; the CDK stack's carry the same values. */
@@ -116,16 +121,31 @@ async function ensureTable(clients: AwsClients, table: string): Promise<string> 
   return Table!.LatestStreamArn!;
 }
 
-async function ensureTopicWithCapture(clients: AwsClients, topicName: string, captureQueueArn: string): Promise<string> {
-  const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: topicName }));
+/** Subscribes the queue to the topic, unless it is subscribed already. */
+async function subscribeQueue(clients: AwsClients, topicArn: string, queueArn: string): Promise<void> {
   let next: string | undefined;
   do {
-    const page = await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn, NextToken: next }));
-    if (page.Subscriptions?.some((s) => s.Protocol === 'sqs' && s.Endpoint === captureQueueArn)) return TopicArn!;
+    const page = await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: next }));
+    if (page.Subscriptions?.some((s) => s.Protocol === 'sqs' && s.Endpoint === queueArn)) return;
     next = page.NextToken;
   } while (next);
-  await clients.sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: captureQueueArn }));
+  await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+}
+
+async function ensureTopicWithCapture(clients: AwsClients, topicName: string, captureQueueArn: string): Promise<string> {
+  const { TopicArn } = await clients.sns.send(new CreateTopicCommand({ Name: topicName }));
+  await subscribeQueue(clients, TopicArn!, captureQueueArn);
   return TopicArn!;
+}
+
+/**
+ * A queue of the given name subscribed to an existing alerts topic, so the CLI can show what was
+ * published: for a stack deployed from its template, which has no such queue. Returns its URL.
+ */
+export async function ensureAlertCapture(clients: AwsClients, topicArn: string, queueName: string): Promise<string> {
+  const capture = await ensureQueue(clients, queueName);
+  await subscribeQueue(clients, topicArn, capture.arn);
+  return capture.url;
 }
 
 export async function ensureResources(clients: AwsClients, stage: string = settings.stage.local): Promise<LocalResources> {

@@ -1,55 +1,83 @@
 /**
- * The local runtime: the real handlers, end to end, against a local AWS (a moto server it starts,
- * or any AWS-compatible endpoint). It plays Lambda's part — S3 notification → splitter, SQS →
- * writer, stream → alerter — and reads back what a user would look at: the upload's receipt, its
+ * The local runtime: the pipeline's functions, end to end, against a local AWS (a moto server it
+ * starts, or any AWS-compatible endpoint). It plays Lambda's part — S3 notification → splitter, SQS
+ * → writer, stream → alerter — and reads back what a user would look at: the upload's receipt, its
  * rejected rows and the alerts that reached a queue subscribed to the topic.
+ *
+ * One pipeline, assembled in one of two ways (a `PipelineAssembly`): from the settings module, with
+ * the handlers' sources in this process (settings-pipeline.ts, `inventory local`), or from a cloud
+ * assembly, with the bundled functions in processes of their own under their synthesized roles
+ * (template/template-pipeline.ts, `inventory local --from-template`). Both are driven alike here.
  *
  * Files are processed one after another; each is fully processed (queues and stream drained)
  * before the next is uploaded.
  */
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { Console } from 'node:console';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { Upload as S3Upload } from '@aws-sdk/lib-storage';
 import { parse as parseCsv } from 'csv-parse/sync';
-import type { Context, SQSEvent } from 'aws-lambda';
-import { createAlerterHandler } from '../alerter/handler';
-import { sqsParking } from '../alerter/parking';
-import { snsPublishBatch } from '../alerter/publisher';
-import { createAwsClients, destroyAwsClients, localEndpointCredentials, type AwsClients } from '../shared/aws';
-import { CountingMetrics } from '../shared/observability';
+import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
+import type { AwsClients } from '../shared/aws';
 import type { InventoryItem } from '../shared/item';
 import type { UploadReport } from '../shared/report';
-import { concurrencyBudget, MetricName, settings } from '../shared/settings';
+import { MetricName, settings } from '../shared/settings';
 import { decodeS3Key, reportKey } from '../shared/upload';
-import { createSplitterHandler } from '../splitter/handler';
-import { DynamoInventoryTable } from '../writer/dynamodb-table';
-import { createWriterHandler } from '../writer/handler';
-import { sqsRowsQueue } from '../writer/rows-queue';
-import { DynamoStreamEventSource, SqsEventSource } from './event-sources';
-import { batchIdentity, FaultInjector, noFaults, type FaultSpec } from './faults';
-import { startMoto, type MotoServer } from './moto';
-import { oneRequestAtATime } from './serialize';
-import { ensureResources, type LocalResources } from './resources';
+import {
+  DynamoStreamEventSource,
+  SqsEventSource,
+  type BatchResponse,
+  type FunctionSpec,
+  type SqsSourceOptions,
+  type StreamBatchResponse,
+  type StreamSourceOptions,
+} from './event-sources';
+import type { FaultInjector } from './faults';
+import type { PipelineResources } from './resources';
+import { assembleFromSettings, type SettingsPipelineOptions } from './settings-pipeline';
+import type { IamReport } from './template/local-deployment';
+import type { TemplatePipelineOptions } from './template/template-pipeline';
 
-export interface LocalPipelineOptions {
-  /** An AWS-compatible endpoint to use; without one a fresh moto server is started (and stopped). */
-  endpoint?: string;
-  /** Threshold for items no row gave one (default: settings.inventory.defaultThreshold). */
-  defaultThreshold?: number;
-  stage?: string;
-  /** Handler log level (Powertools); logs go to stderr. Default SILENT. */
-  logLevel?: string;
-  /** How soon a failed message is retried (on AWS: the queue's visibility timeout). */
-  retryDelaySeconds?: number;
-  /** Concurrent writer invocations. */
-  writerConcurrency?: number;
-  /** Faults to inject below the handlers (`--faults`); none by default. */
-  faults?: FaultSpec;
+export type FunctionName = 'splitter' | 'writer' | 'alerter';
+
+/** An SQS event source mapping: the function it invokes, the client it polls with, its settings. */
+export interface SqsMapping {
+  function: FunctionSpec<SQSEvent, BatchResponse> & { name: FunctionName };
+  sqs: SQSClient;
+  options: SqsSourceOptions;
+}
+
+/** The stream's event source mapping: the function, the clients it reads and records failures with, its settings. */
+export interface StreamMapping {
+  function: FunctionSpec<DynamoDBStreamEvent, StreamBatchResponse> & { name: FunctionName };
+  streams: DynamoDBStreamsClient;
+  sqs: SQSClient;
+  options: StreamSourceOptions;
+}
+
+/** What the pipeline is made of, however it was assembled. */
+export interface PipelineAssembly {
+  endpoint: string;
+  /** Clients for what the operator and "AWS itself" do: upload, read receipts, count dead letters, capture alerts. */
+  clients: AwsClients;
+  resources: PipelineResources;
+  splitter: SqsMapping;
+  writer: SqsMapping;
+  alerter: StreamMapping;
+  /** The functions' counters (rows read, rejected, applied, skipped …), as they report them. */
+  metrics: { get(name: MetricName): number };
+  /** Rows the writer has written so far: what a progress bar shows. */
+  rowsWritten(): number;
+  faults: FaultInjector;
+  /** With IAM enforced: what IAM decided for the functions' roles so far. */
+  iamReport?: () => Promise<IamReport>;
+  close(): Promise<void>;
+}
+
+export interface LocalPipelineOptions extends SettingsPipelineOptions {
   onInvoke?: InvocationObserver;
 }
 
@@ -98,8 +126,6 @@ export interface FileOutcome extends Activity {
   rejects: RejectedLine[];
 }
 
-export type FunctionName = 'splitter' | 'writer' | 'alerter';
-
 /** Called with every event a function is invoked with (tests use it to capture and replay). */
 export type InvocationObserver = (functionName: FunctionName, event: unknown) => void;
 
@@ -110,25 +136,10 @@ export interface FileProgress {
   rowsTotal: number;
 }
 
-/**
- * Invocations get this many times their function's timeout (the Lambda context's remaining time).
- * moto applies one write at a time, tens of times slower than DynamoDB takes a writer's 8 in
- * flight, so a batch that takes the writer seconds on AWS takes minutes here; with Lambda's own
- * 60 s the writer's time budget would run out and defer rows only because the local AWS is slow.
- */
-const localTimeScale = 20;
-
 /** Orders by store, then product (a stable sort keeps one item's alerts in arrival order). */
 function byItem(a: { store: string; product: string }, b: { store: string; product: string }): number {
   if (a.store !== b.store) return a.store < b.store ? -1 : 1;
   return a.product < b.product ? -1 : a.product > b.product ? 1 : 0;
-}
-
-/** Handler logs go to stderr: stdout belongs to the CLI's output (its --json document above all). */
-function localLogger(component: string, level: string): Logger {
-  const logger = new Logger({ serviceName: settings.observability.serviceName, logLevel: level as never, persistentKeys: { component } });
-  (logger as unknown as { console: Console }).console = new Console({ stdout: process.stderr, stderr: process.stderr });
-  return logger;
 }
 
 function uploadKeyFor(path: string): string {
@@ -156,131 +167,122 @@ async function readObject(s3: S3Client, bucket: string, key: string): Promise<st
   }
 }
 
+/** An error of an access check: what AWS (and an IAM-enforcing moto) answers a call no policy allows. */
+function isAccessDenied(error: unknown): boolean {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  return name === 'AccessDeniedException' || name === 'AccessDenied' || name === 'AuthorizationError';
+}
+
+/** An event source mapping was denied one of its own calls (receive, delete, read the stream …). */
+export class MappingDenied extends Error {
+  override name = 'MappingDenied';
+
+  constructor(
+    readonly functionName: FunctionName,
+    cause: Error,
+  ) {
+    super(`the ${functionName}'s event source mapping stopped: ${cause.message}`);
+  }
+}
+
+/** Rethrows an event source's failure, as a MappingDenied when it was refused a call. */
+const mappingFailure =
+  (functionName: FunctionName) =>
+  (error: unknown): never => {
+    throw isAccessDenied(error) ? new MappingDenied(functionName, error as Error) : error;
+  };
+
 export class LocalPipeline {
-  readonly metrics = new CountingMetrics();
-  readonly faults: FaultInjector;
-  private rowsWritten = 0;
   private readonly captured = new Map<string, CapturedAlert>();
   private duplicateAlerts = 0;
   private readonly announced = new Set<string>();
+  /** The stream's mapping, when it was denied finding where the stream ends: it cannot read it at all. */
+  private streamDenied: MappingDenied | undefined;
   private readonly uploads: SqsEventSource;
   private readonly rows: SqsEventSource;
   private readonly stream: DynamoStreamEventSource;
 
   private constructor(
-    readonly endpoint: string,
-    readonly clients: AwsClients,
-    /** The writer's: its table client makes as few SDK attempts as on Lambda (settings.writer.backPressure). */
-    private readonly writerClients: AwsClients,
-    readonly resources: LocalResources,
-    private readonly moto: MotoServer | undefined,
-    options: LocalPipelineOptions,
+    private readonly assembly: PipelineAssembly,
+    options: { onInvoke?: InvocationObserver },
   ) {
-    const logLevel = options.logLevel ?? 'SILENT';
-    const retryDelaySeconds = options.retryDelaySeconds ?? 1;
-    const defaultThreshold = options.defaultThreshold ?? settings.inventory.defaultThreshold;
-    const faults = (this.faults = new FaultInjector(options.faults ?? noFaults));
-    for (const client of [clients.s3, clients.sqs, clients.sns, writerClients.dynamodb]) faults.crashableCalls(client);
-    faults.throttleUpdates(writerClients.dynamodb);
-    faults.failPublishes(clients.sns);
-    const splitter = createSplitterHandler({
-      s3: clients.s3,
-      sqs: clients.sqs,
-      workQueueUrl: resources.workQueueUrl,
-      logger: localLogger('splitter', logLevel),
-      metrics: this.metrics,
-    });
-    const table = new DynamoInventoryTable(writerClients.documents, resources.table, defaultThreshold);
-    const rowsQueue = sqsRowsQueue(clients.sqs, resources.workQueueUrl);
-    const writer = createWriterHandler({
-      // Counted as each row is written, so a progress bar moves within a long invocation.
-      table: {
-        applyRow: (row) => table.applyRow(row).then((applied) => ((this.rowsWritten += 1), applied)),
-        applyThreshold: (row) => table.applyThreshold(row),
-      },
-      // The local runtime's one difference in timing: what waits for minutes on AWS (a deferred
-      // batch's delay, a failed message's growing visibility timeout) waits `retryDelaySeconds`.
-      rowsQueue: {
-        sendLater: (body, delaySeconds) => rowsQueue.sendLater(body, Math.min(delaySeconds, retryDelaySeconds)),
-        retryAfter: (receiptHandle, seconds) => rowsQueue.retryAfter(receiptHandle, Math.min(seconds, retryDelaySeconds)),
-      },
-      logger: localLogger('writer', logLevel),
-      metrics: this.metrics,
-    });
-    const alerter = createAlerterHandler({
-      publishBatch: snsPublishBatch(clients.sns, resources.topicArn),
-      park: sqsParking(clients.sqs, resources.alertDeadLetterQueueUrl),
-      defaultThreshold,
-      logger: localLogger('alerter', logLevel),
-      metrics: this.metrics,
-    });
+    const { resources, splitter, writer, alerter } = assembly;
     // Every invocation is shown to the observer first (tests capture events to replay them).
-    const observed =
-      <E, R>(name: FunctionName, handler: (event: E, context: Context) => Promise<R>) =>
-      (event: E, context: Context): Promise<R> => {
-        options.onInvoke?.(name, event);
-        return faults.invoke(name, batchIdentity(event as { Records: unknown[] }), () => handler(event, context));
-      };
+    const observed = <E, R>(fn: FunctionSpec<E, R> & { name: FunctionName }, before?: (event: E) => void): FunctionSpec<E, R> => ({
+      ...fn,
+      handler: (event: E, context: Context) => {
+        options.onInvoke?.(fn.name, event);
+        before?.(event);
+        return fn.handler(event, context);
+      },
+    });
     this.uploads = new SqsEventSource(
-      clients.sqs,
+      splitter.sqs,
       { url: resources.uploadQueueUrl, arn: resources.uploadQueueArn },
-      {
-        name: 'splitter',
-        timeoutSeconds: settings.splitter.timeoutSeconds * localTimeScale,
-        handler: observed('splitter', (event: SQSEvent, context) => {
-          this.noteAnnouncements(event);
-          return splitter(event, context);
-        }),
-      },
-      { batchSize: settings.splitter.batchSize, concurrency: 1, retryDelaySeconds, duplicates: (m) => faults.duplicates('upload-events', m) },
+      observed(splitter.function, (event) => this.noteAnnouncements(event)),
+      splitter.options,
     );
-    this.rows = new SqsEventSource(
-      clients.sqs,
-      { url: resources.workQueueUrl, arn: resources.workQueueArn },
-      { name: 'writer', timeoutSeconds: settings.writer.timeoutSeconds * localTimeScale, handler: observed('writer', writer) },
-      {
-        batchSize: settings.writer.batchSize,
-        concurrency: options.writerConcurrency ?? Math.min(concurrencyBudget().writer, 4),
-        retryDelaySeconds,
-        duplicates: (m) => faults.duplicates('rows', m),
-      },
-    );
-    this.stream = new DynamoStreamEventSource(
-      clients.streams,
-      clients.sqs,
-      resources.streamArn,
-      { name: 'alerter', timeoutSeconds: settings.alerter.timeoutSeconds * localTimeScale, handler: observed('alerter', alerter) },
-      { batchSize: settings.alerter.batchSize, retryAttempts: settings.alerter.retryAttempts, onFailureQueueUrl: resources.alertDeadLetterQueueUrl },
-    );
+    this.rows = new SqsEventSource(writer.sqs, { url: resources.workQueueUrl, arn: resources.workQueueArn }, observed(writer.function), writer.options);
+    this.stream = new DynamoStreamEventSource(alerter.streams, alerter.sqs, resources.streamArn, observed(alerter.function), alerter.options);
   }
 
+  /** The pipeline as `inventory local` runs it: from the settings module, the handlers in this process. */
   static async start(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
-    const moto = options.endpoint ? undefined : await startMoto();
-    const endpoint = options.endpoint ?? moto!.endpoint;
+    return LocalPipeline.begin(await assembleFromSettings(options), options);
+  }
+
+  /**
+   * The pipeline as `inventory local --from-template` runs it: everything from a cloud assembly, the
+   * bundled functions in processes of their own under their roles, IAM enforced.
+   */
+  static async fromTemplate(options: TemplatePipelineOptions & { onInvoke?: InvocationObserver }): Promise<LocalPipeline> {
+    // Loaded only when asked for: the plain runtime's start-up does not pay for IAM, STS and the assembly reader.
+    const { assembleFromTemplate } = require('./template/template-pipeline') as typeof import('./template/template-pipeline');
+    return LocalPipeline.begin(await assembleFromTemplate(options), options);
+  }
+
+  private static async begin(assembly: PipelineAssembly, options: { onInvoke?: InvocationObserver }): Promise<LocalPipeline> {
     try {
-      const credentials = localEndpointCredentials();
-      const clients = createAwsClients({ endpoint, credentials });
-      oneRequestAtATime(clients.sqs);
-      const writerClients = createAwsClients({ endpoint, credentials, maxAttempts: settings.writer.backPressure.sdkMaxAttempts });
-      oneRequestAtATime(writerClients.dynamodb);
-      const resources = await ensureResources(clients, options.stage ?? settings.stage.local);
-      const pipeline = new LocalPipeline(endpoint, clients, writerClients, resources, moto, options);
+      const pipeline = new LocalPipeline(assembly, options);
       // Alerts left over from an earlier run against the same endpoint are not this run's. (Not
       // PurgeQueue: SQS allows one purge a minute, and runs can follow each other faster.)
       await pipeline.captureAlerts();
       pipeline.takeAlerts();
-      await pipeline.stream.startAtLatest();
+      await pipeline.stream.startAtLatest().catch((error: unknown) => {
+        // Reported with every file, like any denial of a mapping's call; the rest still runs.
+        if (!isAccessDenied(error)) throw error;
+        pipeline.streamDenied = new MappingDenied('alerter', error as Error);
+      });
       return pipeline;
     } catch (error) {
-      await moto?.stop();
+      await assembly.close();
       throw error;
     }
   }
 
+  get endpoint(): string {
+    return this.assembly.endpoint;
+  }
+
+  get clients(): AwsClients {
+    return this.assembly.clients;
+  }
+
+  get resources(): PipelineResources {
+    return this.assembly.resources;
+  }
+
+  get faults(): FaultInjector {
+    return this.assembly.faults;
+  }
+
+  /** What IAM decided for the functions' roles so far, when the pipeline runs with IAM enforced. */
+  iamReport(): Promise<IamReport> | undefined {
+    return this.assembly.iamReport?.();
+  }
+
   async close(): Promise<void> {
-    destroyAwsClients(this.clients);
-    destroyAwsClients(this.writerClients);
-    await this.moto?.stop();
+    await this.assembly.close();
   }
 
   private noteAnnouncements(event: SQSEvent): void {
@@ -357,13 +359,25 @@ export class LocalPipeline {
     return records.map(([line, reason]) => ({ line: Number(line), reason: reason ?? '' }));
   }
 
-  /** Counters, dead letters and alerts of everything the pipeline did while `work` ran. */
-  private async measure(work: () => Promise<void>): Promise<Activity> {
-    const before = new Map(this.metrics.totals);
-    const delta = (name: MetricName) => this.metrics.get(name) - (before.get(name) ?? 0);
+  /**
+   * Counters, dead letters and alerts of everything the pipeline did while `work` ran — and, if an
+   * event source mapping was denied one of its own calls (a grant missing from the function's
+   * role), that denial: the pipeline stops there, as a mapping on AWS does.
+   */
+  private async measure(work: () => Promise<void>): Promise<Activity & { mappingDenied?: MappingDenied }> {
+    const counted: MetricName[] = [MetricName.RowsRead, MetricName.RowsRejected, MetricName.RowsApplied, MetricName.RowsSkipped];
+    const before = new Map(counted.map((name) => [name, this.assembly.metrics.get(name)]));
+    const delta = (name: MetricName) => this.assembly.metrics.get(name) - (before.get(name) ?? 0);
     const deadLetteredBefore = await this.deadLetterDepth();
-    await work();
+    let mappingDenied: MappingDenied | undefined;
+    try {
+      await work();
+    } catch (error) {
+      if (!(error instanceof MappingDenied)) throw error;
+      mappingDenied = error;
+    }
     return {
+      ...(mappingDenied ? { mappingDenied } : {}),
       rowsRead: delta(MetricName.RowsRead),
       rowsRejected: delta(MetricName.RowsRejected),
       rowsApplied: delta(MetricName.RowsApplied),
@@ -379,13 +393,17 @@ export class LocalPipeline {
     let writerDone = false;
     let alerterDone = false;
     let wakeCapture = () => {};
-    await Promise.all([
-      this.uploads.drain(uploadsAnnounced).finally(() => (splitterDone = true)),
-      this.rows.drain(() => splitterDone).finally(() => (writerDone = true)),
-      this.stream.drain(() => writerDone).finally(() => {
-        alerterDone = true;
-        wakeCapture();
-      }),
+    // A source that fails ends its own draining only: those downstream of it drain what reached
+    // them and stop, and the first failure is reported once all have.
+    const drained = await Promise.allSettled([
+      this.uploads.drain(uploadsAnnounced).catch(mappingFailure('splitter')).finally(() => (splitterDone = true)),
+      this.rows.drain(() => splitterDone).catch(mappingFailure('writer')).finally(() => (writerDone = true)),
+      (this.streamDenied ? Promise.reject(this.streamDenied) : this.stream.drain(() => writerDone))
+        .catch(mappingFailure('alerter'))
+        .finally(() => {
+          alerterDone = true;
+          wakeCapture();
+        }),
       // Alerts are taken as they arrive (a queue left to fill up gets slow to read on moto), about
       // once a second: each look costs the local AWS a request, shared with the writes. The last
       // look comes as soon as the alerter is done, not at the end of a second's wait.
@@ -404,14 +422,18 @@ export class LocalPipeline {
         await this.captureAlerts();
       })(),
     ]);
+    const failure = drained.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
   }
 
   /**
    * Processes whatever is waiting in the pipeline's queues (a replayed upload event, a redriven
    * message) until everything is drained, and reports what that did.
    */
-  drain(): Promise<Activity> {
-    return this.measure(() => this.drainAll(() => true));
+  async drain(): Promise<Activity> {
+    const { mappingDenied, ...activity } = await this.measure(() => this.drainAll(() => true));
+    if (mappingDenied) throw mappingDenied;
+    return activity;
   }
 
   /** Every item in the table, ordered by store then product. */
@@ -433,10 +455,10 @@ export class LocalPipeline {
     const key = uploadKeyFor(path);
     const rowsTotal = Math.max(0, (await countLines(path)) - 1);
     let etag: string | undefined;
-    const writtenBefore = this.rowsWritten;
+    const writtenBefore = this.assembly.rowsWritten();
     this.faults.startFile();
-    const activity = await this.measure(async () => {
-      const progress = () => onProgress?.({ file, rowsDone: Math.min(this.rowsWritten - writtenBefore, rowsTotal), rowsTotal });
+    const { mappingDenied, ...activity } = await this.measure(async () => {
+      const progress = () => onProgress?.({ file, rowsDone: Math.min(this.assembly.rowsWritten() - writtenBefore, rowsTotal), rowsTotal });
       const ticker = onProgress ? setInterval(progress, 200) : undefined;
       try {
         this.announced.delete(key);
@@ -461,7 +483,10 @@ export class LocalPipeline {
     const reportText = await readObject(this.clients.s3, this.resources.bucket, reportKey(key));
     const report = reportText === undefined ? undefined : (JSON.parse(reportText) as UploadReport);
     const outcome: FileOutcome = { file, path, key, status: 'processed', ...activity, seconds: (Date.now() - started) / 1000, rejects: [] };
-    if (report === undefined || report.upload.etag !== etag) {
+    if (mappingDenied) {
+      outcome.status = 'failed';
+      outcome.reason = mappingDenied.message;
+    } else if (report === undefined || report.upload.etag !== etag) {
       outcome.status = 'failed';
       outcome.reason = 'the splitter did not finish this upload (its event was retried and dead-lettered; see the logs with --log-level)';
     } else {

@@ -2,6 +2,8 @@
  * The local runtime and the cloud can't drift apart: the queues, table, bucket notification and
  * topic that `ensureResources` creates on moto carry the names and settings of the synthesized dev
  * template. (What only the cloud has — encryption, PITR, policies, lifecycle — is the stack tests'.)
+ * `inventory local --from-template` runs the template itself (test/e2e/from-template.test.ts); this
+ * keeps the plain runtime — the demo, load test, chaos runs and benchmarks — on the same settings.
  */
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';

@@ -122,9 +122,12 @@ export function sortItems<T extends { store: string; product: string; type?: str
   return [...items].sort((a, b) => (text(a) < text(b) ? -1 : text(a) > text(b) ? 1 : 0));
 }
 
+/** A key for the endpoint: placeholders, unless it enforces IAM. */
+export type EndpointKey = { accessKeyId: string; secretAccessKey: string };
+
 /** The table as an independent client sees it: a plain DynamoDB Scan, decoded here. */
-export async function scanTable(endpoint: string, table: string): Promise<Record<string, string | number>[]> {
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'e2e', secretAccessKey: 'e2e' } });
+export async function scanTable(endpoint: string, table: string, credentials: EndpointKey = { accessKeyId: 'e2e', secretAccessKey: 'e2e' }): Promise<Record<string, string | number>[]> {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials });
   const decode = (value: AttributeValue): string | number => (value.N !== undefined ? Number(value.N) : (value.S ?? JSON.stringify(value)));
   const items: Record<string, string | number>[] = [];
   try {
@@ -141,8 +144,8 @@ export async function scanTable(endpoint: string, table: string): Promise<Record
 }
 
 /** The scanned items of some stores, reduced to what the model predicts. */
-export async function actualTable(endpoint: string, table: string, stores: (store: string) => boolean): Promise<ExpectedItem[]> {
-  const items = await scanTable(endpoint, table);
+export async function actualTable(endpoint: string, table: string, stores: (store: string) => boolean, credentials?: EndpointKey): Promise<ExpectedItem[]> {
+  const items = await scanTable(endpoint, table, credentials);
   return sortItems(
     items
       .filter((item) => stores(String(item.store)))

@@ -10,7 +10,7 @@ import type { DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } 
 import { DynamoStreamEventSource, SqsEventSource } from '../../src/local/event-sources';
 import { ensureResources, type LocalResources } from '../../src/local/resources';
 import { oneRequestAtATime } from '../../src/local/serialize';
-import { startMotoWithClients, type Moto } from '../support/aws';
+import { receiveAll, startMotoWithClients, type Moto } from '../support/aws';
 
 let moto: Moto;
 let resources: LocalResources;
@@ -173,4 +173,80 @@ test('stream records reach the function in Lambda’s shape: keys, both images, 
     expect(record.dynamodb!.ApproximateCreationDateTime).toBeGreaterThanOrEqual(Math.floor(before) - 1);
     expect(record.dynamodb!.ApproximateCreationDateTime).toBeLessThanOrEqual(after + 1);
   }
+});
+
+test('an SQS source with a batching window gathers messages that arrive within it into one invocation', async () => {
+  const invocations: string[][] = [];
+  const source = new SqsEventSource(
+    moto.clients.sqs,
+    { url: resources.workQueueUrl, arn: resources.workQueueArn },
+    { name: 'writer', timeoutSeconds: 60, handler: async (event: SQSEvent) => void invocations.push(event.Records.map((r) => r.body)) },
+    { batchSize: 10, batchingWindowSeconds: 2, concurrency: 1, retryDelaySeconds: 0 },
+  );
+  let sent = false;
+  const draining = source.drain(() => sent);
+  await sendBodies(moto.clients.sqs, resources.workQueueUrl, ['first']);
+  await sleep(400);
+  await sendBodies(moto.clients.sqs, resources.workQueueUrl, ['second', 'third']);
+  sent = true;
+  await draining;
+
+  expect(invocations.map((bodies) => bodies.sort())).toEqual([['first', 'second', 'third']]);
+});
+
+test('an SQS source whose mapping does not report batch item failures takes any answer as success for the whole batch', async () => {
+  await sendBodies(moto.clients.sqs, resources.workQueueUrl, ['reported-failed']);
+  let deliveries = 0;
+  const source = new SqsEventSource(
+    moto.clients.sqs,
+    { url: resources.workQueueUrl, arn: resources.workQueueArn },
+    {
+      name: 'writer',
+      timeoutSeconds: 60,
+      handler: async (event: SQSEvent) => {
+        deliveries += 1;
+        return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) };
+      },
+    },
+    { batchSize: 10, concurrency: 1, retryDelaySeconds: 0, reportBatchItemFailures: false },
+  );
+  await source.drain(() => true);
+
+  expect(deliveries).toBe(1);
+  expect(await source.isEmpty()).toBe(true);
+});
+
+test('a stream source that bisects splits a batch whose invocation failed until the poison record is alone, delivers the rest, and records the poison on the on-failure queue', async () => {
+  const failures = resources.alertDeadLetterQueueUrl;
+  await receiveAll(moto.clients.sqs, failures);
+  const delivered: string[] = [];
+  const attempted: number[] = [];
+  const source = new DynamoStreamEventSource(
+    moto.clients.streams,
+    moto.clients.sqs,
+    resources.streamArn,
+    {
+      name: 'alerter',
+      timeoutSeconds: 60,
+      handler: async (event: DynamoDBStreamEvent) => {
+        attempted.push(event.Records.length);
+        const products = event.Records.map((record) => record.dynamodb!.Keys!.product!.S!);
+        if (products.includes('P-poison')) throw new Error('poison');
+        delivered.push(...products);
+      },
+    },
+    { batchSize: 100, retryAttempts: 1, bisectBatchOnFunctionError: true, onFailureQueueUrl: failures },
+  );
+  await source.startAtLatest();
+  const products = ['P-a', 'P-b', 'P-poison', 'P-c', 'P-d', 'P-e', 'P-f', 'P-g'];
+  for (const product of products) {
+    await moto.clients.documents.send(new PutCommand({ TableName: resources.table, Item: { store: 'S-bisect', product, count: 1 } }));
+  }
+  await source.drain(() => true);
+
+  expect(delivered.sort()).toEqual(products.filter((p) => p !== 'P-poison').sort());
+  // The poison alone was tried once and retried once (retryAttempts 1) before it was recorded.
+  expect(attempted.filter((size) => size === 1).length).toBeGreaterThanOrEqual(2);
+  const recorded = (await receiveAll(moto.clients.sqs, failures, 1)).map((m) => JSON.parse(m.Body!) as { DDBStreamBatchInfo: { batchSize: number } });
+  expect(recorded.map((r) => r.DDBStreamBatchInfo.batchSize)).toEqual([1]);
 });

@@ -4,15 +4,26 @@
  * that ends the sandbox, and warm sandboxes reused up to the function's concurrency. The handlers
  * here are small files written for the test; no AWS is called.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FunctionError, FunctionSandbox, LocalFunction, localNodeOptions, type SandboxSpec } from '../../src/local/template/function-process';
 
+/** Holds the task root, and a node_modules beside it that Node would search and Lambda would not. */
+let outer: string;
 let taskRoot: string;
 
 beforeAll(() => {
-  taskRoot = mkdtempSync(join(tmpdir(), 'inventory-function-'));
+  outer = mkdtempSync(join(tmpdir(), 'inventory-function-'));
+  taskRoot = join(outer, 'task');
+  mkdirSync(join(outer, 'node_modules', 'outside'), { recursive: true });
+  mkdirSync(taskRoot);
+  writeFileSync(join(outer, 'node_modules', 'outside', 'index.js'), `exports.value = 'found outside';`);
+  writeFileSync(
+    join(taskRoot, 'imports.js'),
+    `exports.handler = async (event) => (event.sdk ? typeof require('@aws-sdk/client-sqs').SQSClient : require(event.module).value);`,
+  );
+  writeFileSync(join(taskRoot, 'inside.js'), `exports.value = 'found inside';`);
   writeFileSync(
     join(taskRoot, 'index.js'),
     `let invocations = 0;
@@ -20,6 +31,7 @@ exports.handler = async (event, context) => {
   invocations += 1;
   if (event.fail) throw new RangeError('count out of range');
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
+  for (let line = 0; line < (event.printLines || 0); line += 1) console.log(JSON.stringify({ line, padding: 'x'.repeat(200) }));
   console.log(JSON.stringify({ message: 'handled', id: event.id }));
   return {
     id: event.id, pid: process.pid, invocations,
@@ -31,7 +43,7 @@ exports.handler = async (event, context) => {
   writeFileSync(join(taskRoot, 'broken.js'), `exports.notTheHandler = async () => 'no';`);
 });
 
-afterAll(() => rmSync(taskRoot, { recursive: true, force: true }));
+afterAll(() => rmSync(outer, { recursive: true, force: true }));
 
 function spec(overrides: Partial<SandboxSpec> = {}): SandboxSpec {
   return {
@@ -102,6 +114,46 @@ test('an invocation that outlives the timeout fails as Lambda reports it and end
   expect((error as FunctionError).payload).toMatchObject({ errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 0.30 seconds' });
   await new Promise((resolve) => setTimeout(resolve, 100));
   expect(sandbox.alive).toBe(false);
+});
+
+test('the context counts down from the Timeout, while the sandbox is ended only at endAfterSeconds', async () => {
+  const sandbox = await FunctionSandbox.start(spec({ timeoutSeconds: 0.2, endAfterSeconds: 30 }));
+  try {
+    const response = (await sandbox.invoke({ id: 'late', sleepMs: 400 })) as { id: string; remainingMs: number };
+    expect(response).toMatchObject({ id: 'late', remainingMs: 0 });
+    expect(sandbox.alive).toBe(true);
+  } finally {
+    await sandbox.stop();
+  }
+});
+
+test("everything the handler wrote has been passed on when its invocation settles (Lambda's END line closes it, and is not passed on)", async () => {
+  const lines: string[] = [];
+  const sandbox = await FunctionSandbox.start(spec({ onOutput: (line) => lines.push(line) }));
+  try {
+    // The answer arrives over IPC, the output over a pipe: however the two are read, the
+    // invocation settles only once its last line is in.
+    for (let id = 0; id < 30; id += 1) {
+      await sandbox.invoke({ id, printLines: 100 });
+      expect(lines.at(-1)).toBe(`{"message":"handled","id":${id}}`);
+    }
+    expect(lines.filter((line) => line.startsWith('{"line":'))).toHaveLength(30 * 100);
+    expect(lines.some((line) => line.startsWith('END RequestId:'))).toBe(false);
+  } finally {
+    await sandbox.stop();
+  }
+});
+
+test("a bundle finds modules where Lambda would: in its task root and the runtime's AWS SDK, not in a node_modules above it", async () => {
+  const sandbox = await FunctionSandbox.start(spec({ handler: 'imports.handler' }));
+  try {
+    expect(await sandbox.invoke({ module: './inside' })).toBe('found inside');
+    expect(await sandbox.invoke({ sdk: true })).toBe('function');
+    const error = (await sandbox.invoke({ module: 'outside' }).catch((e: unknown) => e)) as FunctionError;
+    expect(error.payload.errorMessage).toMatch(/Cannot find module 'outside': it is not in the task root/);
+  } finally {
+    await sandbox.stop();
+  }
 });
 
 test('a handler that cannot be loaded fails the start with the reason', async () => {

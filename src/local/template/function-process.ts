@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Credentials } from '../moto-iam';
-import type { ChildMessage, FunctionErrorPayload, ParentMessage } from './invoke-protocol';
+import { endOfInvocation, type ChildMessage, type FunctionErrorPayload, type ParentMessage } from './invoke-protocol';
 
 export interface SandboxSpec {
   /** The function's name in reports ("writer"). */
@@ -23,7 +23,10 @@ export interface SandboxSpec {
   codeDirectory: string;
   /** `file.export` in the task root. */
   handler: string;
+  /** The function's Timeout: its context's getRemainingTimeInMillis counts down from it. */
   timeoutSeconds: number;
+  /** When an invocation still running is ended with its sandbox (default: at timeoutSeconds, as on Lambda). */
+  endAfterSeconds?: number;
   memoryMb: number;
   /** The function's environment variables, resolved (NODE_OPTIONS among them). */
   variables: Record<string, string>;
@@ -72,6 +75,7 @@ function sandboxEnvironment(spec: SandboxSpec): NodeJS.ProcessEnv {
     AWS_EXECUTION_ENV: `AWS_Lambda_${spec.runtime}`,
     AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.functionName}`,
     AWS_LAMBDA_LOG_STREAM_NAME: 'local',
@@ -90,14 +94,30 @@ function sandboxEnvironment(spec: SandboxSpec): NodeJS.ProcessEnv {
 /** One instance of a function: a process that runs one invocation at a time. */
 export class FunctionSandbox {
   private nextId = 0;
-  private pending: { id: number; resolve: (result: unknown) => void; reject: (error: FunctionError) => void; timer: NodeJS.Timeout } | undefined;
+  private pending:
+    | {
+        id: number;
+        endLine: string;
+        /** The process's answer, and whether its END line has been read: the invocation settles on both. */
+        answer?: ChildMessage;
+        ended: boolean;
+        resolve: (result: unknown) => void;
+        reject: (error: FunctionError) => void;
+        timer: NodeJS.Timeout;
+      }
+    | undefined;
   private exited = false;
 
   private constructor(
     private readonly spec: SandboxSpec,
     private readonly child: ChildProcess,
   ) {
-    child.on('message', (message: ChildMessage) => this.settle(message));
+    child.on('message', (message: ChildMessage) => {
+      if (this.pending && 'id' in message && message.id === this.pending.id) {
+        this.pending.answer = message;
+        this.settle();
+      }
+    });
     child.once('exit', (code, signal) => {
       this.exited = true;
       this.fail({ errorType: 'Runtime.ExitError', errorMessage: `Runtime exited ${signal ? `on signal ${signal}` : `with status ${code}`}`, stackTrace: [] });
@@ -114,7 +134,10 @@ export class FunctionSandbox {
     const output = spec.onOutput ?? ((line: string) => process.stderr.write(`[${spec.name}] ${line}\n`));
     const { refused } = localNodeOptions(spec.variables.NODE_OPTIONS);
     if (refused.length > 0) output(`NODE_OPTIONS ${refused.join(' ')} left out: Node ${process.version} does not accept it in NODE_OPTIONS`, 'stderr');
-    createInterface({ input: child.stdout! }).on('line', (line) => output(line, 'stdout'));
+    let sandbox: FunctionSandbox | undefined;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!sandbox?.isEndOfInvocation(line)) output(line, 'stdout');
+    });
     createInterface({ input: child.stderr! }).on('line', (line) => output(line, 'stderr'));
     await new Promise<void>((resolve, reject) => {
       const initFailed = (payload: FunctionErrorPayload) => {
@@ -130,7 +153,16 @@ export class FunctionSandbox {
     });
     child.removeAllListeners('exit');
     child.removeAllListeners('message');
-    return new FunctionSandbox(spec, child);
+    sandbox = new FunctionSandbox(spec, child);
+    return sandbox;
+  }
+
+  /** Whether the line closes the running invocation's output (it settles once the answer is in too). */
+  private isEndOfInvocation(line: string): boolean {
+    if (this.pending === undefined || line !== this.pending.endLine) return false;
+    this.pending.ended = true;
+    this.settle();
+    return true;
   }
 
   get alive(): boolean {
@@ -143,12 +175,13 @@ export class FunctionSandbox {
     if (this.exited) return Promise.reject(new FunctionError(this.spec.name, { errorType: 'Runtime.ExitError', errorMessage: 'the sandbox has exited', stackTrace: [] }));
     const id = (this.nextId += 1);
     const { spec } = this;
+    const awsRequestId = randomUUID();
     const message: ParentMessage = {
       type: 'invoke',
       id,
       event,
       context: {
-        awsRequestId: randomUUID(),
+        awsRequestId,
         functionName: spec.functionName,
         functionVersion: '$LATEST',
         invokedFunctionArn: spec.functionArn,
@@ -158,24 +191,26 @@ export class FunctionSandbox {
         deadlineMs: Date.now() + spec.timeoutSeconds * 1000,
       },
     };
+    const endAfterSeconds = spec.endAfterSeconds ?? spec.timeoutSeconds;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         // Lambda ends the sandbox of an invocation that times out; its next invocation starts cold.
-        this.fail({ errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${spec.timeoutSeconds.toFixed(2)} seconds`, stackTrace: [] });
+        this.fail({ errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${endAfterSeconds.toFixed(2)} seconds`, stackTrace: [] });
         this.child.kill('SIGKILL');
-      }, spec.timeoutSeconds * 1000);
-      this.pending = { id, resolve, reject, timer };
+      }, endAfterSeconds * 1000);
+      this.pending = { id, endLine: endOfInvocation(awsRequestId), ended: false, resolve, reject, timer };
       this.child.send(message);
     });
   }
 
-  private settle(message: ChildMessage): void {
+  private settle(): void {
     const pending = this.pending;
-    if (!pending || !('id' in message) || message.id !== pending.id) return;
+    if (!pending?.answer || !pending.ended) return;
     clearTimeout(pending.timer);
     this.pending = undefined;
-    if (message.type === 'result') pending.resolve(message.result);
-    else if (message.type === 'error') pending.reject(new FunctionError(this.spec.name, message.error));
+    const { answer } = pending;
+    if (answer.type === 'result') pending.resolve(answer.result);
+    else if (answer.type === 'error') pending.reject(new FunctionError(this.spec.name, answer.error));
   }
 
   private fail(payload: FunctionErrorPayload): void {

@@ -1,6 +1,7 @@
 /**
  * The messages between the local runtime and a function's process (over Node's IPC channel): the
- * process says it is ready once the handler is loaded, then answers one invocation at a time.
+ * process says it is ready once the handler is loaded, then answers one invocation at a time. Its
+ * stdout carries the handler's output, each invocation's closed by Lambda's END line.
  */
 
 /** What of Lambda's context crosses the process boundary; the process builds the context from it. */
@@ -36,4 +37,9 @@ export function errorPayload(error: unknown): FunctionErrorPayload {
     return { errorType: error.name, errorMessage: error.message, stackTrace: (error.stack ?? '').split('\n').slice(1).map((line) => line.trim()) };
   }
   return { errorType: 'Error', errorMessage: String(error), stackTrace: [] };
+}
+
+/** The line that ends an invocation's output on stdout, as Lambda writes it to the function's logs. */
+export function endOfInvocation(awsRequestId: string): string {
+  return `END RequestId: ${awsRequestId}`;
 }

@@ -8,10 +8,10 @@
  * to a function or its mapping, how many calls their roles made, and the grants no call used.
  */
 import { IAMClient } from '@aws-sdk/client-iam';
-import { STSClient } from '@aws-sdk/client-sts';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { clientConfig, createAwsClients, destroyAwsClients, type AwsClients } from '../../shared/aws';
 import { startMoto, type MotoServer } from '../moto';
-import { administratorArn, assumedRoleOf, readIamDecisions, type Credentials, type IamDecisions } from '../moto-iam';
+import { assumedRoleOf, readIamDecisions, resetIamDecisions, type Credentials, type IamDecisions } from '../moto-iam';
 import { pipelineStack, readCloudAssembly } from './assembly';
 import { eventSourceMappings, type EventSourceMappingSettings } from './event-source-mappings';
 import { LocalFunction } from './function-process';
@@ -73,11 +73,17 @@ export interface RoleGrants {
 }
 
 export interface IamReport {
+  /** Calls denied to the functions and their event source mappings. */
   accessDenied: number;
+  /** Calls they made that their roles allowed. */
   callsAuthorized: number;
+  /** Each distinct denied call once. */
   accessDenials: AccessDenial[];
   grants: RoleGrants[];
 }
+
+/** The longest Timeout Lambda allows a function (15 minutes). */
+const lambdaMaximumTimeoutSeconds = 900;
 
 const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 const eventSourceSession = (name: string) => `${name}.event-source-mapping`;
@@ -107,6 +113,8 @@ export class LocalDeployment {
 
   static async start(options: LocalDeploymentOptions): Promise<LocalDeployment> {
     const assemblyStack = pipelineStack(readCloudAssembly(options.assemblyDir));
+    // A server earlier runs used still holds their decisions; this run's report starts afresh.
+    if (options.server) await resetIamDecisions(options.server.endpoint);
     const moto = options.server ? undefined : await startMoto({ enforceIam: true, oneRequestAtATime: true });
     const server = options.server ?? { endpoint: moto!.endpoint, administrator: moto!.administrator! };
     const target = localTarget(assemblyStack.name);
@@ -115,6 +123,10 @@ export class LocalDeployment {
     const iam = new IAMClient(clientConfig(administrator));
     const sts = new STSClient(clientConfig(administrator));
     try {
+      // The roles trust whoever plays Lambda here: the administrator.
+      const { Arn: administratorArn } = await sts.send(new GetCallerIdentityCommand({})).catch((error: unknown) => {
+        throw new Error(`${server.endpoint} does not accept the administrator's key: ${(error as Error).message}`);
+      });
       const stack = new LocalStack(assemblyStack.template, target);
       const resources = await provisionResources(stack, clients);
       const mappings = eventSourceMappings(stack, resources);
@@ -122,7 +134,7 @@ export class LocalDeployment {
       for (const logicalId of mappedFunctionIds(stack)) {
         const definition = templateFunction(stack, logicalId, assemblyStack.assets);
         const role = templateRole(stack, definition.roleLogicalId);
-        await createRole(iam, role, administratorArn(target.account, target.partition), target.account);
+        await createRole(iam, role, administratorArn!, target.account);
         const credentials = await assumeRole(sts, role.arn, definition.name);
         const eventSourceCredentials = await assumeRole(sts, role.arn, eventSourceSession(definition.name));
         const mappingConcurrency = mappings
@@ -139,6 +151,10 @@ export class LocalDeployment {
             codeDirectory: definition.codeDirectory,
             handler: definition.handler,
             timeoutSeconds: definition.timeoutSeconds,
+            // The handler's context counts down from the template's Timeout, as deployed; the sandbox
+            // is ended only at Lambda's maximum. moto applies ~100-150 writes a second where DynamoDB
+            // takes ~1,000 per writer invocation, so a batch that takes 15 s on AWS takes minutes here.
+            endAfterSeconds: Math.max(definition.timeoutSeconds, lambdaMaximumTimeoutSeconds),
             memoryMb: definition.memoryMb,
             variables: definition.variables,
             region: target.region,
@@ -186,10 +202,12 @@ export function iamReportOf(decisions: IamDecisions, functions: readonly Deploye
     const assumed = assumedRoleOf(principal);
     return assumed ? byRole.get(assumed.role) : undefined;
   };
-  const accessDenials = decisions.denials.flatMap((denial) => {
+  const denied = decisions.denials.flatMap((denial) => {
     const deployed = functionOf(denial.principal);
     return deployed ? [{ function: deployed.definition.name, action: denial.action, resource: denial.resource, message: denial.message }] : [];
   });
+  // Each distinct denial once (a missing table grant denies every row's write alike); the count is of calls.
+  const accessDenials = [...new Map(denied.map((denial) => [JSON.stringify(denial), denial])).values()];
   const callsAuthorized = decisions.authorised.filter((call) => functionOf(call.principal)).reduce((sum, call) => sum + call.count, 0);
   const grants = functions.map((deployed) => {
     const used = new Set((decisions.grantsUsed[deployed.role.name] ?? []).map((grant) => `${grant.policy}\u0000${grant.statement}\u0000${grant.action}`));
@@ -203,5 +221,5 @@ export function iamReportOf(decisions: IamDecisions, functions: readonly Deploye
       unused: all.filter((grant) => !isUsed(grant)).map(plain),
     };
   });
-  return { accessDenied: accessDenials.length, callsAuthorized, accessDenials, grants };
+  return { accessDenied: denied.length, callsAuthorized, accessDenials, grants };
 }
