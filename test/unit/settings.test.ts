@@ -1,4 +1,5 @@
 /** The shared settings stay within the AWS limits the code relies on. */
+import { columnKey } from '../../src/shared/csv';
 import { resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 
 const KiB = 1024;
@@ -26,4 +27,21 @@ test('queue visibility timeouts follow the six-times-the-consumer rule', () => {
 
 test('resource names carry the stage', () => {
   for (const name of Object.values(resourceNames('qa7'))) expect(name).toContain('-qa7-');
+});
+
+test('every accepted column name names one field only, written as header names are compared', () => {
+  const fieldOf = new Map<string, string>();
+  for (const [field, names] of Object.entries(settings.csv.columns)) {
+    expect(names).toContain(field);
+    for (const name of names) {
+      expect(columnKey(name)).toBe(name);
+      expect(fieldOf.get(name) ?? field).toBe(field);
+      fieldOf.set(name, field);
+    }
+  }
+  for (const required of settings.csv.requiredColumns) expect(Object.keys(settings.csv.columns)).toContain(required);
+});
+
+test('delimiters are single characters that are not quotes or line breaks', () => {
+  for (const delimiter of settings.csv.delimiters) expect(delimiter).toMatch(/^[^"\r\n]$/);
 });
