@@ -295,7 +295,7 @@ describe('splitUpload', () => {
 
   test('gzip whose checksum does not match fails the upload', async () => {
     const gzipped = Buffer.from(gzipSync(night));
-    gzipped.writeUInt32LE(gzipped.readUInt32LE(gzipped.length - 8) ^ 1, gzipped.length - 8); // the CRC-32 in the trailer
+    gzipped.writeUInt32LE((gzipped.readUInt32LE(gzipped.length - 8) ^ 1) >>> 0, gzipped.length - 8); // the CRC-32 in the trailer
     const { result } = await split(gzipped, 'whole');
     expect(result).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^the gzip data is corrupt \(incorrect data check\)/) });
   });
