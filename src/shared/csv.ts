@@ -136,9 +136,13 @@ export function invalidTextReason(header: CsvHeader, fields: readonly number[]):
   return `field${named.length > 1 ? 's' : ''} ${list} ${named.length > 1 ? 'are' : 'is'} not valid UTF-8 (the file must be saved as UTF-8)`;
 }
 
-/** Blank lines (empty or only whitespace) are skipped, not rejected. */
-export function isBlankRecord(record: readonly string[]): boolean {
-  return record.length === 1 && record[0]!.trim() === '';
+/**
+ * Blank lines (empty or only whitespace) are skipped, not rejected. In a tab-separated file a line
+ * of tabs and spaces is a blank line too; in any other a line of delimiters (`,,,`) is a record.
+ */
+export function isBlankRecord(record: readonly string[], delimiter = ','): boolean {
+  if (record.length === 1) return record[0]!.trim() === '';
+  return delimiter.trim() === '' && record.every((field) => field.trim() === '');
 }
 
 const { maxStoreBytes, maxProductBytes } = settings.csv;

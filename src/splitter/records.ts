@@ -18,8 +18,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { Parser, type CsvError, type Options } from 'csv-parse';
-import { chooseDelimiter, UploadRejectedError } from '../shared/csv';
+import { chooseDelimiter, isBlankRecord, UploadRejectedError } from '../shared/csv';
 
+/** Where the reader hands what it read. Blank lines are skipped (they count as lines). */
 export interface RecordListener {
   /** A record (the header first), with the line it starts on. */
   record(fields: string[], line: number): void;
@@ -226,6 +227,7 @@ export class RecordReader {
       this.unparseable(line, start, strayQuoteReason);
       return;
     }
+    if (isBlankRecord(record, this.delimiter)) return;
     if (this.columns === 0) this.columns = record.length;
     if (start < this.uncheckedUntil && !isUtf8(this.bytesFrom(start, end))) {
       this.listener.invalidText(record, line, this.fieldsWithReplacements(record));

@@ -16,7 +16,7 @@
  */
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { acceptRow, invalidTextReason, isBlankRecord, parseHeader, UploadRejectedError, type CsvHeader } from '../shared/csv';
+import { acceptRow, invalidTextReason, parseHeader, UploadRejectedError, type CsvHeader } from '../shared/csv';
 import { RowBatchPacker } from '../shared/messages';
 import { maxLine, type Upload } from '../shared/upload';
 import type { SplitOutcome } from '../shared/report';
@@ -70,7 +70,6 @@ export async function splitUpload(options: SplitOptions): Promise<SplitOutcome> 
           header = parseHeader(record, line);
           return;
         }
-        if (isBlankRecord(record)) return;
         const reason = line > maxLine ? `the line number is beyond ${maxLine}, the last a version stamp can order` : acceptRow(record, header, line, packer);
         if (reason !== undefined) reject({ line, reason, record });
         else {
