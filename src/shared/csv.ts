@@ -97,6 +97,8 @@ const delimiterName = (delimiter: string): string => (delimiter === '\t' ? 'tab'
 
 /** A header line's names as csv-parse reads them with one candidate delimiter; undefined when a quote in it is never closed. */
 function splitHeaderLine(text: string, delimiter: string): string[] | undefined {
+  // One name, which cannot be the required columns (nor need be parsed to say so).
+  if (!text.includes(delimiter)) return [text.trim()];
   try {
     const [names] = parseCsv(text, { delimiter, relax_quotes: true, relax_column_count: true }) as string[][];
     return (names ?? []).map((name) => name.trim());

@@ -15,7 +15,8 @@ const gzipMagic = [0x1f, 0x8b];
 function gzipFailure(error: NodeJS.ErrnoException, bytesRead: number): UploadRejectedError {
   // zlib reports input that stops mid-stream as Z_BUF_ERROR ("unexpected end of file").
   if (error.code === 'Z_BUF_ERROR') return new UploadRejectedError(`the gzip data ends early after ${bytesRead} bytes: the file is truncated`);
-  return new UploadRejectedError(`the gzip data is corrupt (${error.message}) within its first ${bytesRead} bytes`);
+  // zlib does not say where in the input: the chunk it was given when it noticed depends on how the bytes arrived.
+  return new UploadRejectedError(`the gzip data is corrupt (${error.message}): the file is damaged`);
 }
 
 export class GunzipByContent extends Transform {

@@ -337,11 +337,23 @@ export class RecordReader {
       const lf = bytes.indexOf(LF, at);
       const cr = bytes.indexOf(CR, at);
       const lineEnd = cr === -1 ? lf : lf === -1 ? cr : Math.min(lf, cr);
-      const blank = bytes.toString('utf8', at, lineEnd === -1 ? bytes.length : lineEnd).trim() === '';
-      if (!blank) return this.startAtHeader(bytes, search.offset, at, lineEnd === -1 ? bytes.length : lineEnd, search.line);
-      if (lineEnd === -1 || (lineEnd === bytes.length - 1 && bytes[lineEnd] === CR && !this.ended)) {
-        // The line (or whether its CR is followed by an LF) is not complete yet.
-        if (this.ended) this.state = 'done';
+      const to = lineEnd === -1 ? bytes.length : lineEnd;
+      // Whether the line is complete yet or not, so that how the bytes arrive changes nothing.
+      if (to - at > this.maxRecordBytes) {
+        throw new UploadRejectedError(`the header (line ${search.line}) is longer than ${sizeText(this.maxRecordBytes)}: this is not a CSV file`);
+      }
+      if (lineEnd === -1 && !this.ended) {
+        // The line has not ended yet.
+        search.offset += at;
+        return undefined;
+      }
+      if (bytes.toString('utf8', at, to).trim() !== '') return this.startAtHeader(bytes.subarray(at, to), search.offset + at, search.line);
+      if (lineEnd === -1) {
+        this.state = 'done';
+        return undefined;
+      }
+      if (lineEnd === bytes.length - 1 && bytes[lineEnd] === CR && !this.ended) {
+        // A blank line ending in CR: whether an LF follows (one line end, not two) is not known yet.
         search.offset += at;
         return undefined;
       }
@@ -350,24 +362,17 @@ export class RecordReader {
     }
   }
 
-  private startAtHeader(bytes: Buffer, base: number, from: number, to: number, line: number): Buffer | undefined {
-    if (to === bytes.length && !this.ended) {
-      // The header line has not ended yet.
-      if (to - from > this.maxRecordBytes) {
-        throw new UploadRejectedError(`the header (line ${line}) runs past ${sizeText(this.maxRecordBytes)} without a line break: this is not a CSV file`);
-      }
-      this.headerSearch.offset = base + from;
-      return undefined;
-    }
-    const text = bytes.toString('utf8', from, to);
-    if (!isUtf8(bytes.subarray(from, to))) {
+  /** The header line is complete: checks it is UTF-8, chooses the delimiter from it and starts parsing at it. */
+  private startAtHeader(line: Buffer, offset: number, lineNumber: number): Buffer {
+    const text = line.toString('utf8');
+    if (!isUtf8(line)) {
       const bad = text.indexOf('\uFFFD');
       throw new UploadRejectedError(
-        `the header (line ${line}) is not valid UTF-8 (near '${text.slice(Math.max(0, bad - 20), bad + 20)}'): the file must be saved as UTF-8`,
+        `the header (line ${lineNumber}) is not valid UTF-8 (near '${text.slice(Math.max(0, bad - 20), bad + 20)}'): the file must be saved as UTF-8`,
       );
     }
-    this.delimiter = chooseDelimiter(text, line);
-    return this.startParser(base + from, line);
+    this.delimiter = chooseDelimiter(text, lineNumber);
+    return this.startParser(offset, lineNumber);
   }
 
   /** After a record that could not be parsed: a fresh parser at the line after the one it started on. */
