@@ -97,8 +97,6 @@ const delimiterName = (delimiter: string): string => (delimiter === '\t' ? 'tab'
 
 /** A header line's names as csv-parse reads them with one candidate delimiter; undefined when a quote in it is never closed. */
 function splitHeaderLine(text: string, delimiter: string): string[] | undefined {
-  // One name, which cannot be the required columns (nor need be parsed to say so).
-  if (!text.includes(delimiter)) return [text.trim()];
   try {
     const [names] = parseCsv(text, { delimiter, relax_quotes: true, relax_column_count: true }) as string[][];
     return (names ?? []).map((name) => name.trim());
@@ -113,7 +111,9 @@ function splitHeaderLine(text: string, delimiter: string): string[] | undefined 
  * None or more than one fails the file, naming the delimiters tried.
  */
 export function chooseDelimiter(headerLine: string, line: number): string {
-  const splits = settings.csv.delimiters.flatMap((delimiter) => {
+  // A delimiter the line does not hold would leave it one name, which is never the required columns.
+  const present = settings.csv.delimiters.filter((delimiter) => headerLine.includes(delimiter));
+  const splits = (present.length > 0 ? present : settings.csv.delimiters.slice(0, 1)).flatMap((delimiter) => {
     const names = splitHeaderLine(headerLine, delimiter);
     return names === undefined ? [] : [{ delimiter, names, missing: missingColumns(findColumns(names)) }];
   });
