@@ -351,7 +351,7 @@ export const storeFileArbitrary: fc.Arbitrary<StoreFileSpec> = fc
     names: fc.record({ store: nameArbitrary('store'), product: nameArbitrary('product'), count: nameArbitrary('count'), threshold: nameArbitrary('threshold') }),
     quoteHeader: fc.boolean(),
     lineEnds: fc.constantFrom<StoreFileSpec['lineEnds']>('LF', 'CRLF', 'CR', 'mixed'),
-    rows: fc.array(rowArbitrary, { maxLength: 20 }),
+    rows: fc.array(rowArbitrary, { maxLength: 12 }),
     finalLineEnd: fc.boolean(),
     trailingBlankLines: fc.nat({ max: 2 }),
   })
