@@ -60,11 +60,12 @@ function missingColumns(found: Record<ContractColumn, number[]>): ContractColumn
 
 const quotedList = (names: readonly string[]): string => names.map((name) => `'${truncate(name)}'`).join(', ') || 'nothing';
 
-function lacksReason(missing: readonly ContractColumn[], names: readonly string[], line: number, tried = ''): string {
+/** `split`: how the names were split from the header line, when the delimiter was being chosen. */
+function lacksReason(missing: readonly ContractColumn[], names: readonly string[], line: number, split = ''): string {
   const accepted = missing.map((column) => `${column}: ${settings.csv.columns[column].join(', ')}`).join('; ');
   return (
-    `the header (line ${line}) lacks the required column${missing.length > 1 ? 's' : ''} ${quotedList(missing)}${tried}; ` +
-    `found: ${quotedList(names)} (accepted names for ${accepted})`
+    `the header (line ${line}) lacks the required column${missing.length > 1 ? 's' : ''} ${quotedList(missing)}; ` +
+    `found: ${quotedList(names)}${split} (accepted names for ${accepted})`
   );
 }
 
@@ -128,7 +129,7 @@ export function chooseDelimiter(headerLine: string, line: number): string {
     );
   }
   const closest = splits.reduce((best, split) => (split.missing.length < best.missing.length ? split : best));
-  throw new UploadRejectedError(lacksReason(closest.missing, closest.names, line, ` (delimiters tried: ${tried}; split on ${delimiterName(closest.delimiter)})`));
+  throw new UploadRejectedError(lacksReason(closest.missing, closest.names, line, ` splitting on ${delimiterName(closest.delimiter)} (delimiters tried: ${tried})`));
 }
 
 /** Why a record holding bytes that are not UTF-8 is rejected, naming its fields that hold them (indexes into the record). */

@@ -216,7 +216,7 @@ describe.each(['whole', 'bytes'] as const)('splitUpload (input as %s chunks)', (
     ['a header naming one field twice by two of its names', 'store;sku;product;qty\nS1;W;X;1\n', /^the header \(line 1\) names product more than once: 'sku' \(column 2\) and 'product' \(column 3\)/],
     ['a header with an unclosed quote', '"store,product,count\nS1,Widget,7\n', /^the header \(line 1\) is not valid CSV: a quoted field/],
     ['a header whose quoted field is closed by a stray quote', 'store,"product"x,count\nS1,Widget,7\n', /^the header \(line 1\) (is not valid CSV|lacks the required column 'product')/],
-    ['a header no delimiter splits into the columns', 'store product count\nS1 A 1\n', /^the header \(line 1\) lacks the required columns 'store', 'product', 'count' \(delimiters tried: ',', ';', tab, '\|'/],
+    ['a header no delimiter splits into the columns', 'store product count\nS1 A 1\n', /^the header \(line 1\) lacks the required columns 'store', 'product', 'count'; found: 'store product count' splitting on ',' \(delimiters tried: ',', ';', tab, '\|'\)/],
     ['a header two delimiters split into the columns', 'store,product,count,x;store;product;count\n', /^the header \(line 1\) splits into the required columns on ',' and ';' alike/],
     ['a header line that is not UTF-8', Buffer.concat([Buffer.from('\nstore,product,count,r'), Buffer.from([0xe9]), Buffer.from('f\nS1,A,1\n')]), /^the header \(line 2\) is not valid UTF-8 \(near '.*r\uFFFDf'\): the file must be saved as UTF-8$/],
     ['a header line cut inside a character', Buffer.concat([Buffer.from('store,product,count,'), Buffer.from('€').subarray(0, 1)]), /^the header \(line 1\) is not valid UTF-8/],
