@@ -114,6 +114,14 @@ describe('isBlankRecord', () => {
   ])('%j → %s', (record, blank) => {
     expect(isBlankRecord(record)).toBe(blank);
   });
+
+  test.each<[string[], string, boolean]>([
+    [[' ', '', '  '], '\t', true],
+    [['', '', ''], ';', false],
+    [['', 'x'], '\t', false],
+  ])('%j with the delimiter %j → %s (a line of tabs is blank in a tab-separated file)', (record, delimiter, blank) => {
+    expect(isBlankRecord(record, delimiter)).toBe(blank);
+  });
 });
 
 describe('validateRow', () => {

@@ -1,4 +1,6 @@
 /** The shared settings stay within the AWS limits the code relies on. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { columnKey } from '../../src/shared/csv';
 import { resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 
@@ -44,4 +46,15 @@ test('every accepted column name names one field only, written as header names a
 
 test('delimiters are single characters that are not quotes or line breaks', () => {
   for (const delimiter of settings.csv.delimiters) expect(delimiter).toMatch(/^[^"\r\n]$/);
+});
+
+test("the README's CSV contract lists exactly the accepted column names of the settings", () => {
+  const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+  const contract = readme.slice(readme.indexOf('## CSV contract'), readme.indexOf('## Semantics'));
+  for (const [field, names] of Object.entries(settings.csv.columns)) {
+    const row = contract.split('\n').find((line) => line.trim().startsWith(`| ${field} |`));
+    expect(row).toBeDefined();
+    const listed = [...row!.split('|')[3]!.matchAll(/`([^`]+)`/g)].map((match) => match[1]);
+    expect(listed).toEqual(names);
+  }
 });
