@@ -92,9 +92,10 @@ export async function splitUpload(options: SplitOptions): Promise<SplitOutcome> 
     options.maxRecordBytes ?? settings.csv.maxRecordBytes,
   );
 
-  const read = (chunk: Buffer, callback: (error?: Error | null) => void) => {
+  /** A reader step as a stream callback: what the reader throws (a failed file, a failed send) fails the pipeline. */
+  const step = (action: () => void, callback: (error?: Error | null) => void) => {
     try {
-      reader.write(chunk);
+      action();
     } catch (error) {
       callback(error as Error);
       return;
@@ -105,17 +106,11 @@ export async function splitUpload(options: SplitOptions): Promise<SplitOutcome> 
     // Each chunk waits while the sender or the rejects writer is saturated: the stream pauses.
     write(chunk: Buffer, _encoding, callback) {
       const wait = sender.ready() ?? rejects.ready();
-      if (wait === undefined) read(chunk, callback);
-      else wait.then(() => read(chunk, callback), callback);
+      if (wait === undefined) step(() => reader.write(chunk), callback);
+      else wait.then(() => step(() => reader.write(chunk), callback), callback);
     },
     final(callback) {
-      try {
-        reader.end();
-      } catch (error) {
-        callback(error as Error);
-        return;
-      }
-      callback();
+      step(() => reader.end(), callback);
     },
   });
 
