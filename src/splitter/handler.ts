@@ -66,12 +66,12 @@ export function createSplitterHandler(deps: SplitterDependencies) {
    * The announced object's bytes; undefined when it no longer exists as announced (skipped); or,
    * for an object no retry can read, the failed outcome to file as its receipt.
    */
-  async function openUpload(upload: Upload): Promise<Readable | SplitOutcome | undefined> {
+  async function openUpload(upload: Upload): Promise<{ body: Readable } | { unreadable: SplitOutcome } | undefined> {
     // Read exactly the object this event announced: its version, or its content while unchanged.
     const selector = upload.versionId ? { VersionId: upload.versionId } : upload.etag ? { IfMatch: `"${upload.etag}"` } : {};
     try {
       const object = await s3.send(new GetObjectCommand({ Bucket: upload.bucket, Key: upload.key, ...selector }));
-      return object.Body as Readable;
+      return { body: object.Body as Readable };
     } catch (error) {
       const status = statusOf(error);
       // The object was overwritten or deleted since this event: the newer upload's own event carries
@@ -82,7 +82,7 @@ export function createSplitterHandler(deps: SplitterDependencies) {
       }
       if (error instanceof InvalidObjectState) {
         const reason = `the object is archived (storage class ${error.StorageClass ?? 'unknown'}) and cannot be read until it is restored; upload it again once restored`;
-        return { status: 'failed', reason, rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, messages: 0 };
+        return { unreadable: { status: 'failed', reason, rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, messages: 0 } };
       }
       throw error;
     }
@@ -113,7 +113,7 @@ export function createSplitterHandler(deps: SplitterDependencies) {
     const startedAt = new Date();
     const opened = await openUpload(upload);
     if (opened === undefined) return;
-    const outcome = 'status' in opened ? opened : await split(upload, opened);
+    const outcome = 'body' in opened ? await split(upload, opened.body) : opened.unreadable;
     const { bucket, key, etag, versionId, eventTime, stamp } = upload;
     const report: UploadReport = {
       upload: { bucket, key, etag, versionId, eventTime, stamp },
