@@ -2,7 +2,11 @@
  * The CSV contract: which header a store file must have and which rows are applied or rejected.
  * Pure functions over csv-parse's array records; the splitter calls them once per record.
  */
+import { parse as parseCsv } from 'csv-parse/sync';
 import { settings } from './settings';
+
+/** The fields a store file carries; a header may name each by any of its accepted names (settings.csv.columns). */
+export type ContractColumn = keyof typeof settings.csv.columns;
 
 /** Where each contract column sits in a file's records (files may order columns freely). */
 export interface CsvHeader {
@@ -12,6 +16,8 @@ export interface CsvHeader {
   count: number;
   /** -1 when the file has no threshold column. */
   threshold: number;
+  /** The header's names as written (trimmed), for reasons that name a column. */
+  names: string[];
 }
 
 /** A valid data row. `threshold` is null when the row does not set one. */
@@ -28,36 +34,118 @@ export class UploadRejectedError extends Error {
   override name = 'UploadRejectedError';
 }
 
-export function parseHeader(record: readonly string[], line = 1): CsvHeader {
-  const names = record.map((name) => name.trim().toLowerCase());
-  const indexOf = (column: string): number => {
-    const first = names.indexOf(column);
-    if (first !== -1 && names.indexOf(column, first + 1) !== -1) {
-      throw new UploadRejectedError(`the header names column '${column}' more than once`);
-    }
-    return first;
-  };
-  const header = {
-    columns: record.length,
-    store: indexOf('store'),
-    product: indexOf('product'),
-    count: indexOf('count'),
-    threshold: indexOf('threshold'),
-  };
-  const missing = settings.csv.requiredColumns.filter((column) => header[column] === -1);
-  if (missing.length > 0) {
-    const list = missing.map((column) => `'${column}'`).join(', ');
-    throw new UploadRejectedError(
-      `the header (line ${line}) lacks the required column${missing.length > 1 ? 's' : ''} ${list}; ` +
-        `it must name store, product and count (threshold is optional), found: ${names.map((n) => `'${n}'`).join(', ') || 'nothing'}`,
-    );
-  }
-  return header;
+/** How header names compare: case, surrounding spaces and the choice of ' ', '-' or '_' (or a run of them) do not matter. */
+export function columnKey(name: string): string {
+  return name.toLowerCase().replace(/[ _-]+/g, ' ').trim();
 }
 
-/** Blank lines (empty or only whitespace) are skipped, not rejected. */
-export function isBlankRecord(record: readonly string[]): boolean {
-  return record.length === 1 && record[0]!.trim() === '';
+const contractColumns = Object.keys(settings.csv.columns) as ContractColumn[];
+const columnOfName = new Map<string, ContractColumn>(
+  contractColumns.flatMap((column) => settings.csv.columns[column].map((name): [string, ContractColumn] => [columnKey(name), column])),
+);
+
+/** The positions in `names` that name each contract column, in header order. */
+function findColumns(names: readonly string[]): Record<ContractColumn, number[]> {
+  const found: Record<ContractColumn, number[]> = { store: [], product: [], count: [], threshold: [] };
+  names.forEach((name, index) => {
+    const column = columnOfName.get(columnKey(name));
+    if (column !== undefined) found[column].push(index);
+  });
+  return found;
+}
+
+function missingColumns(found: Record<ContractColumn, number[]>): ContractColumn[] {
+  return settings.csv.requiredColumns.filter((column) => found[column].length === 0);
+}
+
+const quotedList = (names: readonly string[]): string => names.map((name) => `'${truncate(name)}'`).join(', ') || 'nothing';
+
+/** `split`: how the names were split from the header line, when the delimiter was being chosen. */
+function lacksReason(missing: readonly ContractColumn[], names: readonly string[], line: number, split = ''): string {
+  const accepted = missing.map((column) => `${column}: ${settings.csv.columns[column].join(', ')}`).join('; ');
+  return (
+    `the header (line ${line}) lacks the required column${missing.length > 1 ? 's' : ''} ${quotedList(missing)}; ` +
+    `found: ${quotedList(names)}${split} (accepted names for ${accepted})`
+  );
+}
+
+/** Matches a header record's names to the contract columns; a header that does not fit fails the file. */
+export function parseHeader(record: readonly string[], line = 1): CsvHeader {
+  const names = record.map((name) => name.trim());
+  const found = findColumns(names);
+  const missing = missingColumns(found);
+  if (missing.length > 0) throw new UploadRejectedError(lacksReason(missing, names, line));
+  for (const column of contractColumns) {
+    const positions = found[column];
+    if (positions.length > 1) {
+      const named = positions.map((at) => `'${truncate(names[at]!)}' (column ${at + 1})`);
+      throw new UploadRejectedError(
+        `the header (line ${line}) names ${column} more than once: ${named.slice(0, -1).join(', ')} and ${named.at(-1)!}; keep one of them`,
+      );
+    }
+  }
+  return {
+    columns: record.length,
+    store: found.store[0]!,
+    product: found.product[0]!,
+    count: found.count[0]!,
+    threshold: found.threshold[0] ?? -1,
+    names,
+  };
+}
+
+const delimiterName = (delimiter: string): string => (delimiter === '\t' ? 'tab' : `'${delimiter}'`);
+
+/** A header line's names as csv-parse reads them with one candidate delimiter; undefined when a quote in it is never closed. */
+function splitHeaderLine(text: string, delimiter: string): string[] | undefined {
+  try {
+    const [names] = parseCsv(text, { delimiter, relax_quotes: true, relax_column_count: true }) as string[][];
+    return (names ?? []).map((name) => name.trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The field delimiter of a file, told from its header line (the first non-blank line, without its
+ * line break): the one of settings.csv.delimiters that splits it into the required columns.
+ * None or more than one fails the file, naming the delimiters tried.
+ */
+export function chooseDelimiter(headerLine: string, line: number): string {
+  // A delimiter the line does not hold would leave it one name, which is never the required columns.
+  const present = settings.csv.delimiters.filter((delimiter) => headerLine.includes(delimiter));
+  const splits = (present.length > 0 ? present : settings.csv.delimiters.slice(0, 1)).flatMap((delimiter) => {
+    const names = splitHeaderLine(headerLine, delimiter);
+    return names === undefined ? [] : [{ delimiter, names, missing: missingColumns(findColumns(names)) }];
+  });
+  if (splits.length === 0) throw new UploadRejectedError(`the header (line ${line}) is not valid CSV: a quoted field opened on this line is never closed`);
+  const tried = settings.csv.delimiters.map(delimiterName).join(', ');
+  const fitting = splits.filter((split) => split.missing.length === 0);
+  if (fitting.length === 1) return fitting[0]!.delimiter;
+  if (fitting.length > 1) {
+    throw new UploadRejectedError(
+      `the header (line ${line}) splits into the required columns on ${fitting.map((split) => delimiterName(split.delimiter)).join(' and ')} alike, ` +
+        `so which delimiter separates the fields is ambiguous (delimiters tried: ${tried})`,
+    );
+  }
+  const closest = splits.reduce((best, split) => (split.missing.length < best.missing.length ? split : best));
+  throw new UploadRejectedError(lacksReason(closest.missing, closest.names, line, ` splitting on ${delimiterName(closest.delimiter)} (delimiters tried: ${tried})`));
+}
+
+/** Why a record holding bytes that are not UTF-8 is rejected, naming its fields that hold them (indexes into the record). */
+export function invalidTextReason(header: CsvHeader, fields: readonly number[]): string {
+  const named = fields.map((at) => (header.names[at] ? `'${truncate(header.names[at])}' (column ${at + 1})` : `column ${at + 1}`));
+  const list = named.length > 1 ? `${named.slice(0, -1).join(', ')} and ${named.at(-1)!}` : (named[0] ?? 'unknown');
+  return `field${named.length > 1 ? 's' : ''} ${list} ${named.length > 1 ? 'are' : 'is'} not valid UTF-8 (the file must be saved as UTF-8)`;
+}
+
+/**
+ * Blank lines (empty or only whitespace) are skipped, not rejected. In a tab-separated file a line
+ * of tabs and spaces is a blank line too; in any other a line of delimiters (`,,,`) is a record.
+ */
+export function isBlankRecord(record: readonly string[], delimiter = ','): boolean {
+  if (record.length === 1) return record[0]!.trim() === '';
+  return delimiter.trim() === '' && record.every((field) => field.trim() === '');
 }
 
 const { maxStoreBytes, maxProductBytes } = settings.csv;

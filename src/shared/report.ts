@@ -5,11 +5,20 @@
  */
 /** What splitting an upload came to. */
 export interface SplitOutcome {
-  /** `failed`: the file was not applied at all (see `reason`); `processed`: its valid rows were queued. */
+  /**
+   * `processed`: every valid row was queued and every other row rejected with its line. `failed`:
+   * the file as a whole could not be read (see `reason`); it is not retried, since reading it again
+   * would fail the same way.
+   */
   status: 'processed' | 'failed';
-  /** Why the whole file failed; nothing from such a file is sent. */
+  /** Why the file failed, in one sentence. */
   reason?: string;
+  /** Data records read (each one once, whether accepted or rejected): rowsAccepted + rowsRejected. */
   rowsRead: number;
+  /**
+   * Rows queued for the writer. For a failed file, the rows read before the failure (gzip data that
+   * breaks off mid-file): genuine rows, applied like any other. Zero when the header failed.
+   */
   rowsAccepted: number;
   rowsRejected: number;
   messages: number;

@@ -38,7 +38,7 @@ export const settings = {
   uploads: {
     /** Objects under this prefix are uploads; notifications are filtered on it. */
     prefix: 'uploads/',
-    /** `.csv.gz` is gunzipped while streaming. */
+    /** Keys the bucket announces. (Compression is told by content: any object starting with gzip's magic bytes is gunzipped.) */
     suffixes: ['.csv', '.csv.gz'],
     /** Rejected rows of `uploads/x.csv` are written to `rejects/x.csv`. */
     rejectsPrefix: 'rejects/',
@@ -49,8 +49,26 @@ export const settings = {
   },
 
   csv: {
+    /**
+     * The header names each contract field accepts, as stores' systems spell them. A header name
+     * matches when it equals one of these ignoring case and surrounding spaces, with spaces, '-' and
+     * '_' alike (a run of them counts as one space): `Store_ID`, `store-id` and ` STORE ID ` are
+     * all `store id`. Each list is the README's, word for word.
+     */
+    columns: {
+      store: ['store', 'store id', 'store number', 'store no', 'location', 'site'],
+      product: ['product', 'product id', 'sku', 'item', 'item id', 'upc', 'ean', 'gtin'],
+      count: ['count', 'qty', 'quantity', 'on hand', 'onhand', 'stock', 'available'],
+      threshold: ['threshold', 'min', 'min qty', 'reorder point', 'par', 'safety stock'],
+    },
     requiredColumns: ['store', 'product', 'count'],
-    optionalColumns: ['threshold'],
+    /** Field delimiters a file may use; the one that splits its header line into the required columns is taken. */
+    delimiters: [',', ';', '\t', '|'],
+    /**
+     * The longest record the splitter buffers (csv-parse's max_record_size, counted in characters
+     * of the fields read so far): an unclosed quote is reported once it has swallowed this much.
+     */
+    maxRecordBytes: 1024 * KiB,
     /** DynamoDB key limits (UTF-8 bytes): partition key 2048, sort key 1024. */
     maxStoreBytes: 2048,
     maxProductBytes: 1024,

@@ -1,18 +1,19 @@
 /**
  * Splitter Lambda: S3 ObjectCreated notifications (delivered through the upload-events SQS queue, so
- * a failed split is retried and finally dead-lettered) → one split per upload → RowBatch messages on
- * the work queue, rejected rows and a receipt next to the upload. Glue only; the work is in split.ts.
+ * a split that hit a transient fault is retried and finally dead-lettered) → one split per upload →
+ * RowBatch messages on the work queue, rejected rows and a receipt next to the upload. Glue and
+ * failure classification only; the work is in split.ts.
  */
 import type { Readable } from 'node:stream';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { GetObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, InvalidObjectState, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, S3Event, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createAwsClients } from '../shared/aws';
 import { requireEnv } from '../shared/env';
 import { createLogger, lambdaMetrics, type PipelineMetrics } from '../shared/observability';
-import type { UploadReport } from '../shared/report';
+import type { SplitOutcome, UploadReport } from '../shared/report';
 import { MetricName, settings } from '../shared/settings';
 import { rejectsKey, reportKey, uploadFromS3Record, type S3EventRecordLike, type Upload } from '../shared/upload';
 import type { SendBatch } from './sender';
@@ -61,12 +62,16 @@ export function createSplitterHandler(deps: SplitterDependencies) {
   const { s3, logger, metrics } = deps;
   const sendBatch = sqsSendBatch(deps.sqs, deps.workQueueUrl);
 
-  async function openUpload(upload: Upload): Promise<Readable | undefined> {
+  /**
+   * The announced object's bytes; undefined when it no longer exists as announced (skipped); or,
+   * for an object no retry can read, the failed outcome to file as its receipt.
+   */
+  async function openUpload(upload: Upload): Promise<{ body: Readable } | { unreadable: SplitOutcome } | undefined> {
     // Read exactly the object this event announced: its version, or its content while unchanged.
     const selector = upload.versionId ? { VersionId: upload.versionId } : upload.etag ? { IfMatch: `"${upload.etag}"` } : {};
     try {
       const object = await s3.send(new GetObjectCommand({ Bucket: upload.bucket, Key: upload.key, ...selector }));
-      return object.Body as Readable;
+      return { body: object.Body as Readable };
     } catch (error) {
       const status = statusOf(error);
       // The object was overwritten or deleted since this event: the newer upload's own event carries
@@ -75,26 +80,41 @@ export function createSplitterHandler(deps: SplitterDependencies) {
         logger.warn('upload no longer exists as announced; skipped', { upload: upload.key, etag: upload.etag, status });
         return undefined;
       }
+      if (error instanceof InvalidObjectState) {
+        const reason = `the object is archived (storage class ${error.StorageClass ?? 'unknown'}) and cannot be read until it is restored; upload it again once restored`;
+        return { unreadable: { status: 'failed', reason, rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, messages: 0 } };
+      }
       throw error;
     }
   }
 
-  async function processUpload(upload: Upload): Promise<void> {
-    const startedAt = new Date();
-    const input = await openUpload(upload);
-    if (input === undefined) return;
+  /** Splits an open upload, streaming its rejected rows next to it. */
+  async function split(upload: Upload, input: Readable): Promise<SplitOutcome> {
     const rejects = openS3Rejects(s3, upload.bucket, rejectsKey(upload.key));
-    let result;
     try {
-      result = await splitUpload({ upload, input, sendBatch, rejects: rejects.writer });
+      const outcome = await splitUpload({ upload, input, sendBatch, rejects: rejects.writer });
       await rejects.finish();
+      return outcome;
     } catch (error) {
       input.destroy();
       await rejects.abort().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * One upload, to its receipt. Failure classification: whatever re-reading the same object would
+   * repeat (a file that is not usable CSV, corrupt or truncated gzip, an archived object) is a
+   * `failed` outcome — the receipt says why, the event is done, nothing is retried or dead-lettered.
+   * What is thrown (S3 or SQS errors the SDK's own retries did not overcome, timeouts) is transient:
+   * the event goes back to the queue and the whole upload is read again.
+   */
+  async function processUpload(upload: Upload): Promise<void> {
+    const startedAt = new Date();
+    const opened = await openUpload(upload);
+    if (opened === undefined) return;
+    const outcome = 'body' in opened ? await split(upload, opened.body) : opened.unreadable;
     const { bucket, key, etag, versionId, eventTime, stamp } = upload;
-    const { lines: _lines, ...outcome } = result;
     const report: UploadReport = {
       upload: { bucket, key, etag, versionId, eventTime, stamp },
       ...outcome,
@@ -110,12 +130,12 @@ export function createSplitterHandler(deps: SplitterDependencies) {
         ContentType: 'application/json',
       }),
     );
-    metrics.add(result.status === 'failed' ? MetricName.UploadsFailed : MetricName.UploadsProcessed, 1);
-    metrics.add(MetricName.RowsRead, result.rowsRead);
-    metrics.add(MetricName.RowsRejected, result.rowsRejected);
-    metrics.add(MetricName.MessagesSent, result.messages);
-    const summary = { upload: upload.key, ...result, ms: Date.now() - startedAt.getTime() };
-    if (result.status === 'failed') logger.error('upload failed as a whole; nothing from it was applied', summary);
+    metrics.add(outcome.status === 'failed' ? MetricName.UploadsFailed : MetricName.UploadsProcessed, 1);
+    metrics.add(MetricName.RowsRead, outcome.rowsRead);
+    metrics.add(MetricName.RowsRejected, outcome.rowsRejected);
+    metrics.add(MetricName.MessagesSent, outcome.messages);
+    const summary = { upload: upload.key, ...outcome, ms: Date.now() - startedAt.getTime() };
+    if (outcome.status === 'failed') logger.error('upload failed as a whole', summary);
     else logger.info('upload split', summary);
   }
 

@@ -2,29 +2,46 @@
  * The CSV contract, record by record: which headers are accepted and which rows are applied or
  * rejected with which reason. The splitter's stream handling is tested in split.test.ts.
  */
-import { isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader } from '../../src/shared/csv';
+import { chooseDelimiter, invalidTextReason, isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader } from '../../src/shared/csv';
 import { settings } from '../../src/shared/settings';
 
 const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
 
 describe('parseHeader', () => {
-  test.each<[string, string[], Omit<CsvHeader, 'columns'>]>([
+  test.each<[string, string[], Omit<CsvHeader, 'columns' | 'names'>]>([
     ['the contract columns in contract order', ['store', 'product', 'count'], { store: 0, product: 1, count: 2, threshold: -1 }],
     ['with the optional threshold', ['store', 'product', 'count', 'threshold'], { store: 0, product: 1, count: 2, threshold: 3 }],
     ['any order', ['count', 'threshold', 'product', 'store'], { store: 3, product: 2, count: 0, threshold: 1 }],
     ['any case, names padded with spaces', ['  STORE', 'Product ', ' CoUnT ', 'Threshold'], { store: 0, product: 1, count: 2, threshold: 3 }],
-    ['other columns ignored', ['note', 'store', 'sku', 'product', 'count', ''], { store: 1, product: 3, count: 4, threshold: -1 }],
+    ['other columns ignored', ['note', 'store', 'size', 'product', 'count', ''], { store: 1, product: 3, count: 4, threshold: -1 }],
+    ['the names stores send', ['Store ID', 'SKU', 'On Hand', 'Reorder Point'], { store: 0, product: 1, count: 2, threshold: 3 }],
+    ['spaces, dashes and underscores alike', ['store_no', 'ITEM-ID', ' min__qty ', 'Qty'], { store: 0, product: 1, count: 3, threshold: 2 }],
   ])('accepts %s', (_name, record, positions) => {
-    expect(parseHeader(record)).toEqual({ columns: record.length, ...positions });
+    expect(parseHeader(record)).toEqual({ columns: record.length, names: record.map((name) => name.trim()), ...positions });
   });
+
+  // Every accepted name of every field, spelled as exports spell them, finds that field.
+  test.each(Object.entries(settings.csv.columns).flatMap(([field, names]) => names.map((name) => [field, name] as const)))(
+    '%s is found under %j, in any case and separator style',
+    (field, name) => {
+      const others = { store: 'store', product: 'product', count: 'count', threshold: 'threshold' };
+      for (const spelling of [name, name.toUpperCase(), ` ${name.replace(/ /g, '_')} `, name.replace(/ /g, '-'), name.replace(/ /g, ' - ')]) {
+        const record = ['note', ...Object.entries(others).map(([other, plain]) => (other === field ? spelling : plain))];
+        const header = parseHeader(record);
+        expect(header[field as keyof typeof others]).toBe(1 + Object.keys(others).indexOf(field));
+      }
+    },
+  );
 
   test.each<[string, string[], RegExp]>([
     ['count missing', ['store', 'product'], /lacks the required column 'count';/],
-    ['product and count missing', ['store', 'name', 'qty'], /lacks the required columns 'product', 'count';.*found: 'store', 'name', 'qty'/],
+    ['product and count missing', ['store', 'name', 'amount'], /lacks the required columns 'product', 'count'; found: 'store', 'name', 'amount'/],
     ['an empty first record', [''], /lacks the required columns 'store', 'product', 'count'/],
-    ['a near miss of a name', ['store', 'products', 'count'], /lacks the required column 'product'/],
-    ['a column named twice', ['store', 'product', 'count', 'Store '], /the header names column 'store' more than once/],
-    ['threshold named twice', ['threshold', 'store', 'product', 'count', 'THRESHOLD'], /column 'threshold' more than once/],
+    ['a near miss of a name', ['store', 'products', 'count'], /lacks the required column 'product'.*accepted names for product: product, product id, sku/],
+    ['a column named twice', ['store', 'product', 'count', 'Store '], /names store more than once: 'store' \(column 1\) and 'Store' \(column 4\)/],
+    ['threshold named twice', ['threshold', 'store', 'product', 'count', 'THRESHOLD'], /names threshold more than once/],
+    ['two names of one field (sku and product)', ['store', 'sku', 'product', 'count'], /names product more than once: 'sku' \(column 2\) and 'product' \(column 3\)/],
+    ['three names of one field', ['Qty', 'store', 'product', 'on hand', 'stock'], /names count more than once: 'Qty' \(column 1\), 'on hand' \(column 4\) and 'stock' \(column 5\)/],
   ])('rejects the whole file when %s, with one readable reason', (_name, record, reason) => {
     let error: unknown;
     try {
@@ -43,6 +60,49 @@ describe('parseHeader', () => {
   });
 });
 
+describe('chooseDelimiter', () => {
+  test.each<[string, string, string]>([
+    ['commas', 'store,product,count', ','],
+    ['semicolons (what Excel writes in much of Europe)', 'Store ID;Product;Qty;Min', ';'],
+    ['tabs', 'site\titem\ton hand', '\t'],
+    ['pipes', 'store|sku|count|note', '|'],
+    ['commas, with a comma inside a quoted extra column', 'store,product,count,"note, free text"', ','],
+    ['semicolons, with commas inside names', '"Store, ID";store;product;count', ';'],
+    ['pipes, with commas and semicolons in an extra column', 'store|product|count|a,b;c', '|'],
+  ])('finds %s', (_name, line, delimiter) => {
+    expect(chooseDelimiter(line, 1)).toBe(delimiter);
+  });
+
+  test('fails the file when no delimiter splits the header into the required columns, naming the delimiters tried', () => {
+    expect(() => chooseDelimiter('store product count', 3)).toThrow(
+      /^the header \(line 3\) lacks the required columns 'store', 'product', 'count'; found: 'store product count' splitting on ',' \(delimiters tried: ',', ';', tab, '\|'\) \(accepted names for store: /,
+    );
+    // The closest split is the one reported.
+    expect(() => chooseDelimiter('store;product;amount', 1)).toThrow(/lacks the required column 'count'; found: 'store', 'product', 'amount' splitting on ';' \(delimiters tried: ',', ';', tab, '\|'\)/);
+  });
+
+  test('fails the file when more than one delimiter fits, naming them', () => {
+    expect(() => chooseDelimiter('store,product,count,x;store;product;count', 1)).toThrow(
+      /^the header \(line 1\) splits into the required columns on ',' and ';' alike, so which delimiter separates the fields is ambiguous \(delimiters tried: ',', ';', tab, '\|'\)$/,
+    );
+  });
+
+  test('a header line with a quote that never closes is not CSV', () => {
+    expect(() => chooseDelimiter('"store,product,count', 2)).toThrow(/^the header \(line 2\) is not valid CSV: a quoted field opened on this line is never closed$/);
+  });
+});
+
+describe('invalidTextReason', () => {
+  const header = parseHeader(['Store ID', 'SKU', 'Qty', 'Note']);
+  test.each<[number[], string]>([
+    [[1], "field 'SKU' (column 2) is not valid UTF-8 (the file must be saved as UTF-8)"],
+    [[0, 3], "fields 'Store ID' (column 1) and 'Note' (column 4) are not valid UTF-8 (the file must be saved as UTF-8)"],
+    [[5], 'field column 6 is not valid UTF-8 (the file must be saved as UTF-8)'],
+  ])('names the fields %j', (fields, reason) => {
+    expect(invalidTextReason(header, fields)).toBe(reason);
+  });
+});
+
 describe('isBlankRecord', () => {
   test.each<[string[], boolean]>([
     [[''], true],
@@ -53,6 +113,14 @@ describe('isBlankRecord', () => {
     [[',' /* a lone quoted comma */], false],
   ])('%j → %s', (record, blank) => {
     expect(isBlankRecord(record)).toBe(blank);
+  });
+
+  test.each<[string[], string, boolean]>([
+    [[' ', '', '  '], '\t', true],
+    [['', '', ''], ';', false],
+    [['', 'x'], '\t', false],
+  ])('%j with the delimiter %j → %s (a line of tabs is blank in a tab-separated file)', (record, delimiter, blank) => {
+    expect(isBlankRecord(record, delimiter)).toBe(blank);
   });
 });
 

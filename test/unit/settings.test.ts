@@ -1,4 +1,7 @@
 /** The shared settings stay within the AWS limits the code relies on. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { columnKey } from '../../src/shared/csv';
 import { concurrencyBudget, defaultTableCapacity, nodeOptionsOf, resourceNames, settings, visibilityTimeoutSeconds } from '../../src/shared/settings';
 
 const KiB = 1024;
@@ -55,4 +58,32 @@ test('a function that sizes V8’s young generation sizes its old one too, at 85
   expect(oldSpaceMb / settings.splitter.memoryMb).toBeLessThanOrEqual(0.9);
   // Either flag makes Lambda's bootstrap leave the heap to NODE_OPTIONS; neither leaves it to Lambda.
   for (const part of ['writer', 'alerter'] as const) expect(nodeOptionsOf(part)).not.toMatch(/--max-(semi|old)-space-size/);
+});
+
+test('every accepted column name names one field only, written as header names are compared', () => {
+  const fieldOf = new Map<string, string>();
+  for (const [field, names] of Object.entries(settings.csv.columns)) {
+    expect(names).toContain(field);
+    for (const name of names) {
+      expect(columnKey(name)).toBe(name);
+      expect(fieldOf.get(name) ?? field).toBe(field);
+      fieldOf.set(name, field);
+    }
+  }
+  for (const required of settings.csv.requiredColumns) expect(Object.keys(settings.csv.columns)).toContain(required);
+});
+
+test('delimiters are single characters that are not quotes or line breaks', () => {
+  for (const delimiter of settings.csv.delimiters) expect(delimiter).toMatch(/^[^"\r\n]$/);
+});
+
+test("the README's CSV contract lists exactly the accepted column names of the settings", () => {
+  const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+  const contract = readme.slice(readme.indexOf('## CSV contract'), readme.indexOf('## Semantics'));
+  for (const [field, names] of Object.entries(settings.csv.columns)) {
+    const row = contract.split('\n').find((line) => line.trim().startsWith(`| ${field} |`));
+    expect(row).toBeDefined();
+    const listed = [...row!.split('|')[3]!.matchAll(/`([^`]+)`/g)].map((match) => match[1]);
+    expect(listed).toEqual(names);
+  }
 });
