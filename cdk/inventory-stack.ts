@@ -72,7 +72,9 @@ export class InventoryStack extends Stack {
     );
     uploads.grantReadUploads(splitter);
     uploads.grantWriteResults(splitter);
-    rows.queue.grantSendMessages(splitter);
+    // SendMessage only: grantSendMessages would add GetQueueAttributes and GetQueueUrl, which the splitter
+    // never calls (inventory local --from-template lists each grant a run used).
+    Grant.addToPrincipal({ grantee: splitter, actions: ['sqs:SendMessage'], resourceArns: [rows.queue.queueArn] });
 
     const writer = new PipelineFunction(this, 'Writer', {
       part: 'writer',
