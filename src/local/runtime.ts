@@ -171,7 +171,7 @@ export function localUploadOf(path: string, storeScoped: boolean): LocalUpload {
   if ('reason' in storeScopeOf(key)) {
     const where = store === '' ? 'it is in no directory' : `its directory's name '${store}' begins or ends with a space`;
     throw new StoreDirectoryError(
-      `${path} cannot be uploaded store-scoped: its directory's name is its store (uploads/<store>/${object}), and ${where}; put it in a directory named after its store, e.g. S0012/${name}`,
+      `${path} cannot be uploaded store-scoped, as uploads/<its directory's name>/${object}: ${where}; put it in a directory named after its store, e.g. S0012/${name}`,
     );
   }
   return { file: `${store}/${name}`, key };
