@@ -160,7 +160,7 @@ export class StoreDirectoryError extends Error {
  * Where a local file is uploaded: `uploads/<name>`, or store-scoped `uploads/<its directory's
  * name>/<name>` — `stores/S0012/monday.csv` is store S0012's `uploads/S0012/monday.csv`.
  */
-export function localUploadOf(path: string, storeScoped: boolean): LocalUpload {
+function localUploadOf(path: string, storeScoped: boolean): LocalUpload {
   const name = basename(path);
   const accepted = settings.uploads.suffixes.some((suffix) => name.toLowerCase().endsWith(suffix));
   // The bucket notification only announces accepted suffixes; anything else is uploaded as CSV.
