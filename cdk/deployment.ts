@@ -19,6 +19,7 @@ const contextKeys = {
   tableWarmWriteUnits: 'tableWarmWriteUnits',
   tableMaxWriteUnits: 'tableMaxWriteUnits',
   reserveConcurrency: 'reserveConcurrency',
+  storeScopedUploads: 'storeScopedUploads',
 } as const;
 
 export interface Deployment {
@@ -36,6 +37,11 @@ export interface Deployment {
    * ceiling, but Lambda refuses it on an account with less than 100 concurrency left unreserved.
    */
   reserveConcurrency: boolean;
+  /**
+   * Store-scoped uploads: each key is `uploads/<store>/<name>.csv` and may hold rows for that store only, and
+   * the stack adds a managed policy that lets an uploader put files only below its own store's folder.
+   */
+  storeScopedUploads: boolean;
 }
 
 export class DeploymentContextError extends Error {
@@ -100,5 +106,6 @@ export function readDeployment(node: Node): Deployment {
     alertEmail,
     tableCapacity: readTableCapacity(node),
     reserveConcurrency: readBoolean(node, contextKeys.reserveConcurrency) ?? false,
+    storeScopedUploads: readBoolean(node, contextKeys.storeScopedUploads) ?? settings.uploads.storeScoped,
   };
 }

@@ -16,6 +16,7 @@ import { OperationsTopic } from './constructs/operations-topic';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { PipelineMonitoring } from './constructs/pipeline-monitoring';
 import { DeadLetterQueue, SourceQueue } from './constructs/pipeline-queues';
+import { StoreUploaderPolicy } from './constructs/store-uploader-policy';
 import { UploadsBucket } from './constructs/uploads-bucket';
 import { dropRedundantDependsOn } from './template-tidy';
 import type { Deployment } from './deployment';
@@ -27,7 +28,7 @@ export interface InventoryStackProps extends StackProps {
 export class InventoryStack extends Stack {
   constructor(scope: Construct, id: string, props: InventoryStackProps) {
     super(scope, id, props);
-    const { stage, keepsData, alertEmail, tableCapacity, reserveConcurrency } = props.deployment;
+    const { stage, keepsData, alertEmail, tableCapacity, reserveConcurrency, storeScopedUploads } = props.deployment;
     const names = resourceNames(stage);
     const removalPolicy = keepsData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     // Each function's share of the concurrency budget (it follows the table's capacity), reserved for it
@@ -59,7 +60,7 @@ export class InventoryStack extends Stack {
     const splitter = new PipelineFunction(this, 'Splitter', {
       part: 'splitter',
       description: 'Streams an uploaded CSV, validates its rows and packs them onto the rows queue',
-      environment: { [settings.env.workQueueUrl]: rows.queue.queueUrl },
+      environment: { [settings.env.workQueueUrl]: rows.queue.queueUrl, [settings.env.storeScopedUploads]: String(storeScopedUploads) },
       logRemovalPolicy: removalPolicy,
       reservedConcurrentExecutions: reserved(shares.splitter),
     });
@@ -186,6 +187,13 @@ export class InventoryStack extends Stack {
       RowsDeadLetterQueueUrl: { value: rows.deadLetterQueue.queueUrl, description: 'Row batches the writer gave up on' },
       AlertsDeadLetterQueueUrl: { value: alertDeadLetters.queueUrl, description: 'Alerts the alerter could not publish, and stream batches it gave up on' },
     };
+    if (storeScopedUploads) {
+      const uploaders = new StoreUploaderPolicy(this, 'StoreUploaders', { bucket: uploads.bucket });
+      outputs.StoreUploaderPolicyArn = {
+        value: uploaders.policy.managedPolicyArn,
+        description: `Attach to a store's uploader role or user, tagged ${settings.uploads.storeTag}=<its store>: it may then put files only below ${settings.uploads.prefix}<its store>/`,
+      };
+    }
     for (const [outputId, output] of Object.entries(outputs)) new CfnOutput(this, outputId, output);
 
     // Last: it gives a log group to every function aws-cdk-lib added by itself above.

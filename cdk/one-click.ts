@@ -3,10 +3,11 @@
  * without the CDK: no bootstrap (no version parameter or rule, no CDK asset bucket), the functions'
  * code from a bucket and key prefix given as parameters, and the stage a parameter too.
  *
- * The stack makes stage-dependent choices at synth time (`keepsData`: retain or delete the data
- * stores, deletion protection, auto-deleting buckets). So it is synthesized once per choice and the
- * two templates are merged under a condition: what differs becomes `Fn::If`, what only one has
- * exists under that condition, and the DeletionPolicy / UpdateReplacePolicy that differ become
+ * The stack makes choices at synth time (`keepsData`: retain or delete the data stores, deletion
+ * protection, auto-deleting buckets; store-scoped uploads: the uploader policy, the splitter's
+ * setting). So it is synthesized once per choice and the templates are merged under a condition, a
+ * choice at a time: what differs becomes `Fn::If`, what only one has (resources, outputs) exists
+ * under that condition, and the DeletionPolicy / UpdateReplacePolicy that differ become
  * `Fn::If` too — which CloudFormation allows with the AWS::LanguageExtensions transform
  * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/function-refs-in-policy-attributes.html).
  * Nothing here names a resource of the stack: it works on whatever the stack synthesizes.
@@ -72,13 +73,35 @@ export function mergeValues(condition: string, whenTrue: unknown, whenFalse: unk
 
 const dependencies = (resource: CfnResource) => (resource.DependsOn === undefined ? [] : Array.isArray(resource.DependsOn) ? resource.DependsOn : [resource.DependsOn]);
 
+/** The condition for what only one variant has: `condition`, or `otherwise` for the false one's (where there is such a condition). */
+function onlyIn(kind: string, id: string, only: { Condition?: unknown }, inTrue: boolean, condition: string, otherwise: string | undefined): string {
+  if (only.Condition !== undefined) throw new OneClickError(`${kind} ${id} already has a condition (${String(only.Condition)}); packaging can't add its own`);
+  if (inTrue) return condition;
+  if (otherwise === undefined) throw new OneClickError(`${kind} ${id} exists only where ${condition} is false, and there is no condition for that`);
+  return otherwise;
+}
+
+/** The outputs of both variants: those only one has under its condition, the others' differing values as Fn::If. */
+function mergeOutputs(whenTrue: CfnTemplate, whenFalse: CfnTemplate, condition: string, otherwise: string | undefined): Record<string, unknown> | undefined {
+  if (whenTrue.Outputs === undefined && whenFalse.Outputs === undefined) return undefined;
+  const [onTrue, onFalse] = [whenTrue.Outputs ?? {}, whenFalse.Outputs ?? {}];
+  const outputs: Record<string, unknown> = {};
+  for (const id of new Set([...Object.keys(onFalse), ...Object.keys(onTrue)])) {
+    const [inTrue, inFalse] = [onTrue[id] as Record<string, unknown> | undefined, onFalse[id] as Record<string, unknown> | undefined];
+    outputs[id] =
+      inTrue && inFalse ? mergeValues(condition, inTrue, inFalse) : { ...(inTrue ?? inFalse)!, Condition: onlyIn('output', id, (inTrue ?? inFalse)!, inTrue !== undefined, condition, otherwise) };
+  }
+  return outputs;
+}
+
 /**
  * Merges the template synthesized for a true `condition` with the one for a false one. Resources
- * only one has get `condition` (or `otherwise`, its negation); `DependsOn`, which takes no
- * functions, must be the same in both and may name a conditional resource only from one under the
- * same condition.
+ * and outputs only one has get `condition` (or `otherwise`, its negation, when given: a choice that
+ * only adds resources needs none); `DependsOn`, which takes no functions, must be the same in both
+ * and may name a conditional resource only from one under the same condition. Merged templates can
+ * be merged again under another condition.
  */
-export function mergeVariants(whenTrue: CfnTemplate, whenFalse: CfnTemplate, condition: string, otherwise: string): CfnTemplate {
+export function mergeVariants(whenTrue: CfnTemplate, whenFalse: CfnTemplate, condition: string, otherwise?: string): CfnTemplate {
   const resources: Record<string, CfnResource> = {};
   let policiesChosen = false;
   const ids = [...new Set([...Object.keys(whenFalse.Resources), ...Object.keys(whenTrue.Resources)])];
@@ -86,8 +109,7 @@ export function mergeVariants(whenTrue: CfnTemplate, whenFalse: CfnTemplate, con
     const [onTrue, onFalse] = [whenTrue.Resources[id], whenFalse.Resources[id]];
     if (!onTrue || !onFalse) {
       const only = (onTrue ?? onFalse)!;
-      if (only.Condition !== undefined) throw new OneClickError(`resource ${id} already has a condition (${only.Condition}); packaging can't add its own`);
-      resources[id] = { ...only, Condition: onTrue ? condition : otherwise };
+      resources[id] = { ...only, Condition: onlyIn('resource', id, only, onTrue !== undefined, condition, otherwise) };
       continue;
     }
     if (onTrue.Type !== onFalse.Type) throw new OneClickError(`resource ${id} is a ${onTrue.Type} in one variant and a ${onFalse.Type} in the other`);
@@ -114,11 +136,12 @@ export function mergeVariants(whenTrue: CfnTemplate, whenFalse: CfnTemplate, con
       }
     }
   }
-  const merged: CfnTemplate = { ...whenFalse, Resources: resources };
-  for (const section of ['Parameters', 'Conditions', 'Outputs', 'Rules', 'Metadata'] as const) {
-    if (!isDeepStrictEqual(whenTrue[section], whenFalse[section])) throw new OneClickError(`the variants' ${section} differ; only resources may`);
+  const outputs = mergeOutputs(whenTrue, whenFalse, condition, otherwise);
+  const merged: CfnTemplate = { ...whenFalse, Resources: resources, ...(outputs === undefined ? {} : { Outputs: outputs }) };
+  for (const section of ['Parameters', 'Conditions', 'Rules', 'Metadata'] as const) {
+    if (!isDeepStrictEqual(whenTrue[section], whenFalse[section])) throw new OneClickError(`the variants' ${section} differ; only resources and outputs may`);
   }
-  if (policiesChosen) merged.Transform = languageExtensions;
+  if (policiesChosen || whenTrue.Transform !== undefined) merged.Transform = languageExtensions;
   return merged;
 }
 

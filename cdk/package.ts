@@ -1,8 +1,9 @@
 /**
  * `npm run package -- --out DIR [--bucket B] [--prefix P] [--region R]`: the one-click deployment —
  * DIR/InventoryPipeline.template.json, which needs no CDK bootstrap, and the functions' zip files it
- * takes from a bucket and key prefix given as parameters. With --bucket (and --region) it prints the
- * exact upload commands and the CloudFormation quick-create link.
+ * takes from a bucket and key prefix given as parameters, with the stage, the alert email and
+ * store-scoped uploads as parameters too. With --bucket (and --region) it prints the exact upload
+ * commands and the CloudFormation quick-create link.
  *
  * Exit status: 0 when the package is written, 2 for a usage error or a stack it cannot package.
  */
@@ -27,8 +28,14 @@ const { context: cdkContext, version } = {
 /** The package's name: its template is `<name>.template.json`, and the stack name it suggests starts with it. */
 export const packageName = 'InventoryPipeline';
 
-export const Parameter = { stage: 'Stage', alertEmail: 'AlertEmail', codeBucket: 'CodeBucket', codeKeyPrefix: 'CodeKeyPrefix' } as const;
-const Condition = { keepsData: 'KeepsData', disposesData: 'DisposesData', hasAlertEmail: 'HasAlertEmail' } as const;
+export const Parameter = {
+  stage: 'Stage',
+  alertEmail: 'AlertEmail',
+  storeScopedUploads: 'StoreScopedUploads',
+  codeBucket: 'CodeBucket',
+  codeKeyPrefix: 'CodeKeyPrefix',
+} as const;
+const Condition = { keepsData: 'KeepsData', disposesData: 'DisposesData', hasAlertEmail: 'HasAlertEmail', storeScoped: 'StoreScoped' } as const;
 
 /** The parameters the stack's tokens refer to, declared in the stack so the CDK's own template validation sees them. */
 function declareParameters(stack: Stack): void {
@@ -48,12 +55,21 @@ function declareParameters(stack: Stack): void {
   });
 }
 
-/** What the packaging itself adds: where the code is, and the conditions its merging and the optional email use. */
+/** What the packaging itself adds: where the code is, the choices its merging made conditional, and the conditions they and the optional email use. */
 function withPackageParameters(template: CfnTemplate): CfnTemplate {
   return {
     ...template,
     Parameters: {
       ...template.Parameters,
+      [Parameter.storeScopedUploads]: {
+        Type: 'String',
+        AllowedValues: ['false', 'true'],
+        Default: String(settings.uploads.storeScoped),
+        Description:
+          `true: each upload goes to ${settings.uploads.prefix}<store>/<name>.csv and may hold rows for that store only (its store column is then optional), ` +
+          `and the stack outputs StoreUploaderPolicyArn, a managed policy to attach to each store's uploader role, tagged ${settings.uploads.storeTag}=<its store>. ` +
+          `false: uploads anywhere under ${settings.uploads.prefix}, with rows for any store.`,
+      },
       [Parameter.codeBucket]: {
         Type: 'String',
         AllowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$',
@@ -71,6 +87,7 @@ function withPackageParameters(template: CfnTemplate): CfnTemplate {
       [Condition.keepsData]: { 'Fn::Equals': [{ Ref: Parameter.stage }, settings.stage.production] },
       [Condition.disposesData]: { 'Fn::Not': [{ Condition: Condition.keepsData }] },
       [Condition.hasAlertEmail]: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: Parameter.alertEmail }, ''] }] },
+      [Condition.storeScoped]: { 'Fn::Equals': [{ Ref: Parameter.storeScopedUploads }, 'true'] },
     },
   };
 }
@@ -81,11 +98,17 @@ interface Variant {
   assetsFile: string;
 }
 
+/** The synth-time choices the package turns into parameters: one variant is synthesized for each combination. */
+interface Choices {
+  keepsData: boolean;
+  storeScopedUploads: boolean;
+}
+
 /**
- * The stack synthesized with the stage and alert email as parameters and one `keepsData` choice.
- * Only one variant bundles the functions (esbuild, seconds each); the other's code is taken from it.
+ * The stack synthesized with the stage and alert email as parameters and one combination of choices.
+ * Only one variant bundles the functions (esbuild, seconds each); the others' code is taken from it.
  */
-function synthesizeVariant(keepsData: boolean, bundle: boolean): Variant {
+function synthesizeVariant({ keepsData, storeScopedUploads }: Choices, bundle: boolean): Variant {
   const outdir = mkdtempSync(join(tmpdir(), 'inventory-package-'));
   const app = new App({ outdir, context: { ...cdkContext, ...(bundle ? {} : { [BUNDLING_STACKS]: [] }) } });
   const stack = addPipelineStack(app, {
@@ -94,6 +117,7 @@ function synthesizeVariant(keepsData: boolean, bundle: boolean): Variant {
       // A parameter's token where the stack expects a stage: names and tags become Fn::Join of it.
       stage: Fn.ref(Parameter.stage) as Stage,
       keepsData,
+      storeScopedUploads,
       alertEmail: Fn.ref(Parameter.alertEmail),
     },
     stackId: packageName,
@@ -140,12 +164,13 @@ function consoleInterface(): Record<string, unknown> {
   return {
     'AWS::CloudFormation::Interface': {
       ParameterGroups: [
-        { Label: { default: 'Pipeline' }, Parameters: [Parameter.stage, Parameter.alertEmail] },
+        { Label: { default: 'Pipeline' }, Parameters: [Parameter.stage, Parameter.alertEmail, Parameter.storeScopedUploads] },
         { Label: { default: "Functions' code (uploaded from the package)" }, Parameters: [Parameter.codeBucket, Parameter.codeKeyPrefix] },
       ],
       ParameterLabels: {
         [Parameter.stage]: { default: 'Stage' },
         [Parameter.alertEmail]: { default: 'Alert email (optional)' },
+        [Parameter.storeScopedUploads]: { default: 'Store-scoped uploads' },
         [Parameter.codeBucket]: { default: 'Code bucket' },
         [Parameter.codeKeyPrefix]: { default: 'Code key prefix' },
       },
@@ -161,19 +186,33 @@ export interface Package {
 
 /** Synthesizes, merges and writes the package to `out`. */
 export function writePackage(out: string): Package {
-  const disposable = synthesizeVariant(false, true);
-  const keeping = synthesizeVariant(true, false);
+  const bundled = synthesizeVariant({ keepsData: false, storeScopedUploads: false }, true);
+  const variants = [bundled];
   try {
-    // The keeping variant was not bundled: its functions run the disposable variant's code.
-    for (const [id, resource] of Object.entries(keeping.template.Resources)) {
-      const bundled = disposable.template.Resources[id];
-      if (resource.Properties?.Code !== undefined && bundled?.Properties?.Code !== undefined) {
-        resource.Properties.Code = bundled.Properties.Code;
-        resource.Metadata = bundled.Metadata;
+    const variant = (choices: Choices): Variant => {
+      if (!choices.keepsData && !choices.storeScopedUploads) return bundled;
+      const synthesized = synthesizeVariant(choices, false);
+      variants.push(synthesized);
+      // Not bundled: its functions run the bundled variant's code.
+      for (const [id, resource] of Object.entries(synthesized.template.Resources)) {
+        const code = bundled.template.Resources[id];
+        if (resource.Properties?.Code !== undefined && code?.Properties?.Code !== undefined) {
+          resource.Properties.Code = code.Properties.Code;
+          resource.Metadata = code.Metadata;
+        }
       }
-    }
-    const assets = codeAssets(disposable);
-    let template = mergeVariants(keeping.template, disposable.template, Condition.keepsData, Condition.disposesData);
+      return synthesized;
+    };
+    const assets = codeAssets(bundled);
+    // The stage's choice, for each choice of store-scoped uploads; then that choice, which only adds (the uploader policy).
+    const byStage = (storeScopedUploads: boolean) =>
+      mergeVariants(
+        variant({ keepsData: true, storeScopedUploads }).template,
+        variant({ keepsData: false, storeScopedUploads }).template,
+        Condition.keepsData,
+        Condition.disposesData,
+      );
+    let template = mergeVariants(byStage(true), byStage(false), Condition.storeScoped);
     template = relocateCode(template, assets, Parameter.codeBucket, Parameter.codeKeyPrefix);
     template = requireParameter(template, Parameter.alertEmail, Condition.hasAlertEmail);
     template = { AWSTemplateFormatVersion: '2010-09-09', ...withPackageParameters(template), Metadata: { ...template.Metadata, ...consoleInterface() } };
@@ -188,7 +227,7 @@ export function writePackage(out: string): Package {
     });
     return { templateFile, zipFiles, template };
   } finally {
-    for (const variant of [disposable, keeping]) rmSync(variant.outdir, { recursive: true, force: true });
+    for (const variant of variants) rmSync(variant.outdir, { recursive: true, force: true });
   }
 }
 

@@ -21,6 +21,8 @@ export interface LocalCommandOptions {
   faults?: FaultSpec;
   /** A cloud assembly directory (`npx cdk synth -o DIR`): run the stack it holds, IAM enforced. */
   fromTemplate?: string;
+  /** Upload each FILE under its directory's name (`uploads/<store>/<name>`) and split store-scoped. */
+  storeScoped?: boolean;
 }
 
 export interface RunSummary {
@@ -259,7 +261,13 @@ function startPipeline(options: LocalCommandOptions): Promise<LocalPipeline> {
   const { fromTemplate } = options;
   if (fromTemplate === undefined) {
     if (!options.json && !options.endpoint) process.stderr.write('Starting the local AWS (moto server)…\n');
-    return LocalPipeline.start({ endpoint: options.endpoint, defaultThreshold: options.threshold, logLevel: options.logLevel, faults: options.faults });
+    return LocalPipeline.start({
+      endpoint: options.endpoint,
+      defaultThreshold: options.threshold,
+      logLevel: options.logLevel,
+      faults: options.faults,
+      storeScoped: options.storeScoped ?? false,
+    });
   }
   if (options.faults !== undefined) {
     throw new Error('--faults cannot be combined with --from-template: faults are injected in the handlers\' clients, and the bundled functions run in processes of their own');
@@ -275,6 +283,18 @@ function startPipeline(options: LocalCommandOptions): Promise<LocalPipeline> {
   });
 }
 
+/**
+ * With --from-template the template's splitter decides whether uploads are store-scoped; the option
+ * may say so too, but cannot make a splitter that is not store-scoped read them so.
+ */
+function checkStoreScope(pipeline: LocalPipeline, options: LocalCommandOptions): void {
+  if (options.storeScoped && !pipeline.storeScoped) {
+    throw new Error(
+      '--store-scoped contradicts the template: its splitter is not store-scoped (STORE_SCOPED_UPLOADS is not true); synthesize it with -c storeScopedUploads=true, or leave the option out',
+    );
+  }
+}
+
 export async function runLocal(files: string[], options: LocalCommandOptions): Promise<number> {
   checkFiles(files);
   const interactive = !options.json && process.stderr.isTTY === true;
@@ -282,6 +302,9 @@ export async function runLocal(files: string[], options: LocalCommandOptions): P
   const started = Date.now();
   const outcomes: FileOutcome[] = [];
   try {
+    checkStoreScope(pipeline, options);
+    // Every file's upload key before the first is uploaded: a store-scoped file no directory names a store for is a usage error.
+    for (const file of files) pipeline.uploadOf(file);
     if (files.length === 0) {
       // No files: process what is already waiting (a redriven message, a replayed event).
       const activity = await pipeline.drain();

@@ -61,13 +61,17 @@ export function program(): Command {
     .option('--json', 'print one JSON document instead of the human summary')
     .option('--log-level <level>', 'handler log level on stderr: DEBUG, INFO, WARN, ERROR, SILENT', 'SILENT')
     .option(
+      '--store-scoped',
+      "store-scoped uploads: each FILE is uploaded as uploads/<its directory's name>/<its name> (stores/S0012/monday.csv → uploads/S0012/monday.csv), its rows may be for that store only and the store column may be left out (with --from-template: the template decides)",
+    )
+    .option(
       '--faults <spec>',
       'inject faults below the handlers, comma-separated name=value: throttle=P, throttle-burst=S, duplicate=P, crash=P, publish-fail=P, seed=N',
       faultSpecArgument,
     )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ inventory local samples/*.csv\n  $ npx cdk synth -o out && inventory local --from-template out samples/*.csv\n  $ inventory local --json --threshold 5 night1.csv night2.csv\n  $ inventory local --faults throttle=0.2,duplicate=0.3,crash=0.05,publish-fail=0.1,seed=7 samples/*.csv\n  $ inventory local --endpoint http://127.0.0.1:5000      # after a redrive',
+      '\nExamples:\n  $ inventory local samples/*.csv\n  $ npx cdk synth -o out && inventory local --from-template out samples/*.csv\n  $ inventory local --json --threshold 5 night1.csv night2.csv\n  $ inventory local --faults throttle=0.2,duplicate=0.3,crash=0.05,publish-fail=0.1,seed=7 samples/*.csv\n  $ inventory local --store-scoped stores/S0012/monday.csv stores/S0040/monday.csv\n  $ inventory local --endpoint http://127.0.0.1:5000      # after a redrive',
     )
     .action(async (files: string[], options: LocalCommandOptions) => {
       process.exitCode = await runLocal(files, options);

@@ -13,7 +13,7 @@
  * before the next is uploaded.
  */
 import { createReadStream } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -25,7 +25,7 @@ import type { AwsClients } from '../shared/aws';
 import type { InventoryItem } from '../shared/item';
 import type { UploadReport } from '../shared/report';
 import { MetricName, settings } from '../shared/settings';
-import { decodeS3Key, reportKey } from '../shared/upload';
+import { decodeS3Key, reportKey, storeScopeOf } from '../shared/upload';
 import {
   DynamoStreamEventSource,
   SqsEventSource,
@@ -64,6 +64,8 @@ export interface PipelineAssembly {
   /** Clients for what the operator and "AWS itself" do: upload, read receipts, count dead letters, capture alerts. */
   clients: AwsClients;
   resources: PipelineResources;
+  /** Whether the splitter reads uploads as store-scoped: each file then goes under its store's folder. */
+  storeScoped: boolean;
   splitter: SqsMapping;
   writer: SqsMapping;
   alerter: StreamMapping;
@@ -142,11 +144,37 @@ function byItem(a: { store: string; product: string }, b: { store: string; produ
   return a.product < b.product ? -1 : a.product > b.product ? 1 : 0;
 }
 
-function uploadKeyFor(path: string): string {
+/** A local file as the pipeline's upload: its key, and how reports name it. */
+export interface LocalUpload {
+  /** The file's name; store-scoped, `<store>/<name>` (two stores' files are often named alike). */
+  file: string;
+  key: string;
+}
+
+/** A file a store-scoped run cannot upload: it is in no directory that could name its store. */
+export class StoreDirectoryError extends Error {
+  override name = 'StoreDirectoryError';
+}
+
+/**
+ * Where a local file is uploaded: `uploads/<name>`, or store-scoped `uploads/<its directory's
+ * name>/<name>` — `stores/S0012/monday.csv` is store S0012's `uploads/S0012/monday.csv`.
+ */
+function localUploadOf(path: string, storeScoped: boolean): LocalUpload {
   const name = basename(path);
   const accepted = settings.uploads.suffixes.some((suffix) => name.toLowerCase().endsWith(suffix));
   // The bucket notification only announces accepted suffixes; anything else is uploaded as CSV.
-  return `${settings.uploads.prefix}${accepted ? name : `${name}.csv`}`;
+  const object = accepted ? name : `${name}.csv`;
+  if (!storeScoped) return { file: name, key: `${settings.uploads.prefix}${object}` };
+  const store = basename(dirname(resolve(path)));
+  const key = `${settings.uploads.prefix}${store}/${object}`;
+  if ('reason' in storeScopeOf(key)) {
+    const where = store === '' ? 'it is in no directory' : `its directory's name '${store}' begins or ends with a space`;
+    throw new StoreDirectoryError(
+      `${path} cannot be uploaded store-scoped, as uploads/<its directory's name>/${object}: ${where}; put it in a directory named after its store, e.g. S0012/${name}`,
+    );
+  }
+  return { file: `${store}/${name}`, key };
 }
 
 async function countLines(path: string): Promise<number> {
@@ -274,6 +302,16 @@ export class LocalPipeline {
 
   get faults(): FaultInjector {
     return this.assembly.faults;
+  }
+
+  /** Whether the splitter reads uploads as store-scoped (from the settings pipeline's option, or the template). */
+  get storeScoped(): boolean {
+    return this.assembly.storeScoped;
+  }
+
+  /** Where `processFile` uploads a file; a StoreDirectoryError when store-scoped and no directory names its store. */
+  uploadOf(path: string): LocalUpload {
+    return localUploadOf(path, this.storeScoped);
   }
 
   /** What IAM decided for the functions' roles so far, when the pipeline runs with IAM enforced. */
@@ -451,8 +489,7 @@ export class LocalPipeline {
   /** Uploads one file and waits until the pipeline has completely processed it. */
   async processFile(path: string, onProgress?: (progress: FileProgress) => void): Promise<FileOutcome> {
     const started = Date.now();
-    const file = basename(path);
-    const key = uploadKeyFor(path);
+    const { file, key } = this.uploadOf(path);
     const rowsTotal = Math.max(0, (await countLines(path)) - 1);
     let etag: string | undefined;
     const writtenBefore = this.assembly.rowsWritten();

@@ -45,6 +45,8 @@ export interface SettingsPipelineOptions {
   writerConcurrency?: number;
   /** Faults to inject below the handlers (`--faults`); none by default. */
   faults?: FaultSpec;
+  /** Split uploads store-scoped (`--store-scoped`); default settings.uploads.storeScoped. */
+  storeScoped?: boolean;
 }
 
 /** Handler logs go to stderr: stdout belongs to the CLI's output (its --json document above all). */
@@ -69,6 +71,7 @@ export async function assembleFromSettings(options: SettingsPipelineOptions): Pr
     const logLevel = options.logLevel ?? 'SILENT';
     const retryDelaySeconds = options.retryDelaySeconds ?? 1;
     const defaultThreshold = options.defaultThreshold ?? settings.inventory.defaultThreshold;
+    const storeScoped = options.storeScoped ?? settings.uploads.storeScoped;
     const metrics = new CountingMetrics();
     let rowsWritten = 0;
     const faults = new FaultInjector(options.faults ?? noFaults);
@@ -80,6 +83,7 @@ export async function assembleFromSettings(options: SettingsPipelineOptions): Pr
       s3: clients.s3,
       sqs: clients.sqs,
       workQueueUrl: resources.workQueueUrl,
+      storeScoped,
       logger: localLogger('splitter', logLevel),
       metrics,
     });
@@ -117,6 +121,7 @@ export async function assembleFromSettings(options: SettingsPipelineOptions): Pr
       endpoint,
       clients,
       resources,
+      storeScoped,
       splitter: {
         function: { name: 'splitter', timeoutSeconds: settings.splitter.timeoutSeconds * localTimeScale, handler: crashable('splitter', (event: SQSEvent, context) => splitter(event, context)) },
         sqs: clients.sqs,

@@ -8,9 +8,20 @@ import { settings } from './settings';
 /** The fields a store file carries; a header may name each by any of its accepted names (settings.csv.columns). */
 export type ContractColumn = keyof typeof settings.csv.columns;
 
+/**
+ * The store a store-scoped upload is for (settings.uploads.storeScoped), named by its key: its rows
+ * may be for that store only, and its header may leave the store column out.
+ */
+export interface StoreScope {
+  store: string;
+  /** `uploads/<store>/`: where the store's uploads are, for reasons that name it. */
+  prefix: string;
+}
+
 /** Where each contract column sits in a file's records (files may order columns freely). */
 export interface CsvHeader {
   columns: number;
+  /** -1 when the file has no store column: only in a store-scoped upload, whose key names the store. */
   store: number;
   product: number;
   count: number;
@@ -18,6 +29,8 @@ export interface CsvHeader {
   threshold: number;
   /** The header's names as written (trimmed), for reasons that name a column. */
   names: string[];
+  /** Set for a store-scoped upload: every row is for this store. */
+  scope?: StoreScope;
 }
 
 /** A valid data row. `threshold` is null when the row does not set one. */
@@ -54,8 +67,11 @@ function findColumns(names: readonly string[]): Record<ContractColumn, number[]>
   return found;
 }
 
-function missingColumns(found: Record<ContractColumn, number[]>): ContractColumn[] {
-  return settings.csv.requiredColumns.filter((column) => found[column].length === 0);
+/** In a store-scoped upload the key names the store, so the header needs the rest. */
+const scopedRequiredColumns = settings.csv.requiredColumns.filter((column) => column !== 'store');
+
+function missingColumns(found: Record<ContractColumn, number[]>, storeScoped: boolean): ContractColumn[] {
+  return (storeScoped ? scopedRequiredColumns : settings.csv.requiredColumns).filter((column) => found[column].length === 0);
 }
 
 const quotedList = (names: readonly string[]): string => names.map((name) => `'${truncate(name)}'`).join(', ') || 'nothing';
@@ -69,11 +85,14 @@ function lacksReason(missing: readonly ContractColumn[], names: readonly string[
   );
 }
 
-/** Matches a header record's names to the contract columns; a header that does not fit fails the file. */
-export function parseHeader(record: readonly string[], line = 1): CsvHeader {
+/**
+ * Matches a header record's names to the contract columns; a header that does not fit fails the file.
+ * With a `scope` (a store-scoped upload) the store column is optional.
+ */
+export function parseHeader(record: readonly string[], line = 1, scope?: StoreScope): CsvHeader {
   const names = record.map((name) => name.trim());
   const found = findColumns(names);
-  const missing = missingColumns(found);
+  const missing = missingColumns(found, scope !== undefined);
   if (missing.length > 0) throw new UploadRejectedError(lacksReason(missing, names, line));
   for (const column of contractColumns) {
     const positions = found[column];
@@ -86,11 +105,12 @@ export function parseHeader(record: readonly string[], line = 1): CsvHeader {
   }
   return {
     columns: record.length,
-    store: found.store[0]!,
+    store: found.store[0] ?? -1,
     product: found.product[0]!,
     count: found.count[0]!,
     threshold: found.threshold[0] ?? -1,
     names,
+    ...(scope === undefined ? {} : { scope }),
   };
 }
 
@@ -108,15 +128,15 @@ function splitHeaderLine(text: string, delimiter: string): string[] | undefined 
 
 /**
  * The field delimiter of a file, told from its header line (the first non-blank line, without its
- * line break): the one of settings.csv.delimiters that splits it into the required columns.
- * None or more than one fails the file, naming the delimiters tried.
+ * line break): the one of settings.csv.delimiters that splits it into the required columns (in a
+ * store-scoped upload, those but store). None or more than one fails the file, naming the delimiters tried.
  */
-export function chooseDelimiter(headerLine: string, line: number): string {
+export function chooseDelimiter(headerLine: string, line: number, storeScoped = false): string {
   // A delimiter the line does not hold would leave it one name, which is never the required columns.
   const present = settings.csv.delimiters.filter((delimiter) => headerLine.includes(delimiter));
   const splits = (present.length > 0 ? present : settings.csv.delimiters.slice(0, 1)).flatMap((delimiter) => {
     const names = splitHeaderLine(headerLine, delimiter);
-    return names === undefined ? [] : [{ delimiter, names, missing: missingColumns(findColumns(names)) }];
+    return names === undefined ? [] : [{ delimiter, names, missing: missingColumns(findColumns(names), storeScoped) }];
   });
   if (splits.length === 0) throw new UploadRejectedError(`the header (line ${line}) is not valid CSV: a quoted field opened on this line is never closed`);
   const tried = settings.csv.delimiters.map(delimiterName).join(', ');
@@ -177,6 +197,10 @@ function truncate(text: string, max = 40): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
+function otherStoreReason(store: string, scope: StoreScope): string {
+  return `the row is for store '${truncate(store)}', but this upload (under ${scope.prefix}) may only hold rows for store '${truncate(scope.store)}'`;
+}
+
 /** Where `acceptRow` hands a valid row, field by field (the splitter's packer: no row object per record). */
 export interface RowSink {
   row(store: string, product: string, count: number, threshold: number | null, line: number): void;
@@ -184,7 +208,8 @@ export interface RowSink {
 
 /**
  * Validates one data record against the header: the row to apply, or the reason it is rejected.
- * Fields are trimmed; `count` and a non-empty `threshold` must be whole numbers ≥ 0.
+ * Fields are trimmed; `count` and a non-empty `threshold` must be whole numbers ≥ 0; in a
+ * store-scoped upload the store is the scope's, whether the row names it or not.
  */
 export function validateRow(record: readonly string[], header: CsvHeader, line: number): InventoryRow | string {
   let row: InventoryRow | undefined;
@@ -199,7 +224,13 @@ export function acceptRow(record: readonly string[], header: CsvHeader, line: nu
   if (record.length !== header.columns) {
     return `has ${record.length} field${record.length === 1 ? '' : 's'}, the header has ${header.columns}`;
   }
-  const store = record[header.store]!.trim();
+  let store: string;
+  const { scope } = header;
+  if (scope === undefined) store = record[header.store]!.trim();
+  else {
+    store = header.store === -1 ? scope.store : record[header.store]!.trim();
+    if (store !== scope.store && store !== '') return otherStoreReason(store, scope);
+  }
   const product = record[header.product]!.trim();
   if (store === '') return 'store is empty';
   if (product === '') return 'product is empty';

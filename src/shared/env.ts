@@ -17,3 +17,11 @@ export function defaultThresholdFromEnv(): number {
   }
   return value;
 }
+
+/** Whether uploads are store-scoped: STORE_SCOPED_UPLOADS (`true` or `false`), else the setting. */
+export function storeScopedUploadsFromEnv(environment: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  const raw = environment[settings.env.storeScopedUploads];
+  if (raw === undefined || raw === '') return settings.uploads.storeScoped;
+  if (raw !== 'true' && raw !== 'false') throw new Error(`${settings.env.storeScopedUploads} must be true or false, got '${raw}'`);
+  return raw === 'true';
+}

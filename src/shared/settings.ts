@@ -46,6 +46,14 @@ export const settings = {
     reportsPrefix: 'reports/',
     /** Lifecycle: processed uploads and their rejects/reports expire after this many days. */
     expireAfterDays: 30,
+    /**
+     * Store-scoped uploads (a deployment's choice, `-c storeScopedUploads=true`; off by default): every key is
+     * `uploads/<store>/<name>.csv`, the first segment below the prefix names the store, and the upload may hold rows
+     * for that store only — its `store` column may then be left out. Uploaders get PutObject only below their own
+     * store's segment: the IAM principal tag `storeTag` names it.
+     */
+    storeScoped: false,
+    storeTag: 'store',
   },
 
   csv: {
@@ -259,6 +267,8 @@ export const settings = {
     defaultThreshold: 'DEFAULT_THRESHOLD',
     /** The alerts dead-letter queue: the alerter parks an alert it could not publish there, payload and all. */
     alertDeadLetterQueueUrl: 'ALERT_DEAD_LETTER_QUEUE_URL',
+    /** `true` or `false` (unset: uploads.storeScoped): whether the splitter reads uploads as store-scoped. */
+    storeScopedUploads: 'STORE_SCOPED_UPLOADS',
   },
 } as const;
 

@@ -10,6 +10,7 @@
  * strings, compared as strings by DynamoDB's condition expressions and by this code alike.
  */
 import { createHash } from 'node:crypto';
+import type { StoreScope } from './csv';
 import { settings } from './settings';
 
 export interface Upload {
@@ -72,6 +73,25 @@ export function uploadFromS3Record(record: S3EventRecordLike): Upload {
     sequencer,
     stamp: uploadStamp(record.eventTime, key, sequencer),
   };
+}
+
+/**
+ * The store a store-scoped upload is for: the first segment of its key below the uploads prefix
+ * (`uploads/S0012/monday.csv` → S0012), the segment an uploader's IAM policy ties to its store tag —
+ * so a deeper key (`uploads/S0012/2026-12/monday.csv`) is that store's too. A key that names no store
+ * fails the upload; `reason` says why in one sentence.
+ */
+export function storeScopeOf(key: string): StoreScope | { reason: string } {
+  const { prefix } = settings.uploads;
+  const slash = key.startsWith(prefix) ? key.indexOf('/', prefix.length) : -1;
+  const store = slash === -1 ? '' : key.slice(prefix.length, slash);
+  if (store.trim() === '') {
+    return { reason: `the key ${key} names no store: with store-scoped uploads each file goes under its store's folder, ${prefix}<store>/<name>.csv` };
+  }
+  if (store !== store.trim()) {
+    return { reason: `the store folder '${store}' of the key ${key} begins or ends with a space, so it names no store exactly: move the file to ${prefix}${store.trim()}/` };
+  }
+  return { store, prefix: `${prefix}${store}/` };
 }
 
 /** `uploads/store-12.csv.gz` → `store-12.csv`: the name the upload's receipts are filed under. */

@@ -2,7 +2,8 @@
  * Splitter Lambda: S3 ObjectCreated notifications (delivered through the upload-events SQS queue, so
  * a split that hit a transient fault is retried and finally dead-lettered) → one split per upload →
  * RowBatch messages on the work queue, rejected rows and a receipt next to the upload. Glue and
- * failure classification only; the work is in split.ts.
+ * failure classification only; the work is in split.ts. With store-scoped uploads
+ * (STORE_SCOPED_UPLOADS=true) each upload's key names its store, and its rows may be for that store only.
  */
 import type { Readable } from 'node:stream';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -11,11 +12,12 @@ import { GetObjectCommand, InvalidObjectState, PutObjectCommand, S3ServiceExcept
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, S3Event, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createAwsClients } from '../shared/aws';
-import { requireEnv } from '../shared/env';
+import type { StoreScope } from '../shared/csv';
+import { requireEnv, storeScopedUploadsFromEnv } from '../shared/env';
 import { createLogger, lambdaMetrics, type PipelineMetrics } from '../shared/observability';
 import type { SplitOutcome, UploadReport } from '../shared/report';
 import { MetricName, settings } from '../shared/settings';
-import { rejectsKey, reportKey, uploadFromS3Record, type S3EventRecordLike, type Upload } from '../shared/upload';
+import { rejectsKey, reportKey, storeScopeOf, uploadFromS3Record, type S3EventRecordLike, type Upload } from '../shared/upload';
 import type { SendBatch } from './sender';
 import { openS3Rejects } from './rejects';
 import { splitUpload } from './split';
@@ -24,6 +26,8 @@ export interface SplitterDependencies {
   s3: S3Client;
   sqs: SQSClient;
   workQueueUrl: string;
+  /** Each upload's key names its store (`uploads/<store>/<name>.csv`); its rows may be for that store only. */
+  storeScoped: boolean;
   logger: Logger;
   metrics: PipelineMetrics;
 }
@@ -58,6 +62,11 @@ function statusOf(error: unknown): number | undefined {
   return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
 }
 
+/** An upload that fails as a whole before a byte of it is read. */
+function failedBeforeReading(reason: string): SplitOutcome {
+  return { status: 'failed', reason, rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, messages: 0 };
+}
+
 export function createSplitterHandler(deps: SplitterDependencies) {
   const { s3, logger, metrics } = deps;
   const sendBatch = sqsSendBatch(deps.sqs, deps.workQueueUrl);
@@ -81,18 +90,21 @@ export function createSplitterHandler(deps: SplitterDependencies) {
         return undefined;
       }
       if (error instanceof InvalidObjectState) {
-        const reason = `the object is archived (storage class ${error.StorageClass ?? 'unknown'}) and cannot be read until it is restored; upload it again once restored`;
-        return { unreadable: { status: 'failed', reason, rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, messages: 0 } };
+        return {
+          unreadable: failedBeforeReading(
+            `the object is archived (storage class ${error.StorageClass ?? 'unknown'}) and cannot be read until it is restored; upload it again once restored`,
+          ),
+        };
       }
       throw error;
     }
   }
 
   /** Splits an open upload, streaming its rejected rows next to it. */
-  async function split(upload: Upload, input: Readable): Promise<SplitOutcome> {
+  async function split(upload: Upload, input: Readable, scope: StoreScope | undefined): Promise<SplitOutcome> {
     const rejects = openS3Rejects(s3, upload.bucket, rejectsKey(upload.key));
     try {
-      const outcome = await splitUpload({ upload, input, sendBatch, rejects: rejects.writer });
+      const outcome = await splitUpload({ upload, input, sendBatch, rejects: rejects.writer, scope });
       await rejects.finish();
       return outcome;
     } catch (error) {
@@ -102,18 +114,28 @@ export function createSplitterHandler(deps: SplitterDependencies) {
     }
   }
 
+  /** What splitting the upload came to; undefined when it no longer exists as announced (skipped). */
+  async function outcomeOf(upload: Upload): Promise<SplitOutcome | undefined> {
+    const scope = deps.storeScoped ? storeScopeOf(upload.key) : undefined;
+    // A key that names no store fails the same way however often it is read: no need to read it.
+    if (scope !== undefined && 'reason' in scope) return failedBeforeReading(scope.reason);
+    const opened = await openUpload(upload);
+    if (opened === undefined) return undefined;
+    return 'body' in opened ? split(upload, opened.body, scope) : opened.unreadable;
+  }
+
   /**
    * One upload, to its receipt. Failure classification: whatever re-reading the same object would
-   * repeat (a file that is not usable CSV, corrupt or truncated gzip, an archived object) is a
-   * `failed` outcome — the receipt says why, the event is done, nothing is retried or dead-lettered.
-   * What is thrown (S3 or SQS errors the SDK's own retries did not overcome, timeouts) is transient:
-   * the event goes back to the queue and the whole upload is read again.
+   * repeat (a file that is not usable CSV, corrupt or truncated gzip, an archived object, a
+   * store-scoped key that names no store) is a `failed` outcome — the receipt says why, the event is
+   * done, nothing is retried or dead-lettered. What is thrown (S3 or SQS errors the SDK's own retries
+   * did not overcome, timeouts) is transient: the event goes back to the queue and the whole upload
+   * is read again.
    */
   async function processUpload(upload: Upload): Promise<void> {
     const startedAt = new Date();
-    const opened = await openUpload(upload);
-    if (opened === undefined) return;
-    const outcome = 'body' in opened ? await split(upload, opened.body) : opened.unreadable;
+    const outcome = await outcomeOf(upload);
+    if (outcome === undefined) return;
     const { bucket, key, etag, versionId, eventTime, stamp } = upload;
     const report: UploadReport = {
       upload: { bucket, key, etag, versionId, eventTime, stamp },
@@ -164,6 +186,7 @@ export const handler = (event: SQSEvent | S3Event, context: Context) => {
   lambdaHandler ??= createSplitterHandler({
     ...createAwsClients(),
     workQueueUrl: requireEnv(settings.env.workQueueUrl),
+    storeScoped: storeScopedUploadsFromEnv(),
     logger: createLogger('splitter'),
     metrics: lambdaMetrics(),
   });

@@ -180,6 +180,8 @@ export class RecordReader {
   constructor(
     private readonly listener: RecordListener,
     private readonly maxRecordBytes: number,
+    /** A store-scoped upload: its header may leave the store column out (the delimiter is chosen accordingly). */
+    private readonly storeScoped = false,
   ) {}
 
   write(chunk: Buffer): void {
@@ -371,7 +373,7 @@ export class RecordReader {
         `the header (line ${lineNumber}) is not valid UTF-8 (near '${text.slice(Math.max(0, bad - 20), bad + 20)}'): the file must be saved as UTF-8`,
       );
     }
-    this.delimiter = chooseDelimiter(text, lineNumber);
+    this.delimiter = chooseDelimiter(text, lineNumber, this.storeScoped);
     return this.startParser(offset, lineNumber);
   }
 

@@ -16,7 +16,7 @@
  */
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { acceptRow, invalidTextReason, parseHeader, UploadRejectedError, type CsvHeader } from '../shared/csv';
+import { acceptRow, invalidTextReason, parseHeader, UploadRejectedError, type CsvHeader, type StoreScope } from '../shared/csv';
 import { RowBatchPacker } from '../shared/messages';
 import { maxLine, type Upload } from '../shared/upload';
 import type { SplitOutcome } from '../shared/report';
@@ -46,6 +46,8 @@ export interface SplitOptions {
   limits?: SenderLimits & { maxMessageBytes: number };
   /** Longest record the reader buffers (guards against an unclosed quote swallowing the file). */
   maxRecordBytes?: number;
+  /** A store-scoped upload's store (its key names it): rows for another store are rejected, and the store column may be left out. */
+  scope?: StoreScope;
 }
 
 // Bound once: under tsx (the CLI's local runtime, the benchmarks) every imported binding is read through a getter.
@@ -56,7 +58,7 @@ export async function splitUpload(options: SplitOptions): Promise<SplitOutcome> 
   const limits = options.limits ?? settings.packing;
   const sender = new BatchSender(options.sendBatch, limits);
   const packer = new RowBatchPacker(options.upload, limits.maxMessageBytes, (message) => sender.add(message));
-  const { rejects } = options;
+  const { rejects, scope } = options;
   let header: CsvHeader | undefined;
   let rowsRead = 0;
   let rowsAccepted = 0;
@@ -71,7 +73,7 @@ export async function splitUpload(options: SplitOptions): Promise<SplitOutcome> 
     {
       record(record, line) {
         if (header === undefined) {
-          header = parseHeader(record, line);
+          header = parseHeader(record, line, scope);
           return;
         }
         const reason = line > lastLine ? `the line number is beyond ${lastLine}, the last a version stamp can order` : accept(record, header, line, packer);
@@ -90,6 +92,7 @@ export async function splitUpload(options: SplitOptions): Promise<SplitOutcome> 
       },
     },
     options.maxRecordBytes ?? settings.csv.maxRecordBytes,
+    scope !== undefined,
   );
 
   /** A reader step as a stream callback: what the reader throws (a failed file, a failed send) fails the pipeline. */

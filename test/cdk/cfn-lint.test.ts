@@ -12,15 +12,15 @@ beforeAll(() => {
   ensurePythonTools();
   pipelines = [
     ...['dev', 'prod'].map((stage) => synthesizePipeline({ context: { stage, alertEmail: 'ops@example.com' } })),
-    // Every capacity and concurrency value set: warm throughput, on-demand maximum, reserved concurrency.
-    synthesizePipeline({ context: { stage: 'prod', tableWarmWriteUnits: '20000', tableMaxWriteUnits: '30000', reserveConcurrency: 'true' } }),
+    // Every value set: warm throughput, on-demand maximum, reserved concurrency, store-scoped uploads (the uploader policy).
+    synthesizePipeline({ context: { stage: 'prod', tableWarmWriteUnits: '20000', tableMaxWriteUnits: '30000', reserveConcurrency: 'true', storeScopedUploads: 'true' } }),
   ];
 });
 afterAll(() => {
   for (const pipeline of pipelines) pipeline.dispose();
 });
 
-test('cfn-lint finds nothing in the dev and prod templates, nor in prod with every capacity value set: no errors, no warnings', () => {
+test('cfn-lint finds nothing in the dev and prod templates, nor in prod with every capacity and upload value set: no errors, no warnings', () => {
   const { status, findings } = cfnLint(pipelines.map((pipeline) => join(pipeline.outdir, pipeline.stack.templateFile)));
   expect(findings.filter((finding) => finding.Level !== 'Informational').map(describeFinding)).toEqual([]);
   expect(status & (2 | 4)).toBe(0);

@@ -10,7 +10,15 @@ test('without -c values the default stage deploys: disposable, without subscribe
     keepsData: false,
     tableCapacity: { warmWriteUnitsPerSecond: undefined, maxWriteRequestUnitsPerSecond: settings.table.capacity.maxWriteRequestUnitsPerSecond },
     reserveConcurrency: false,
+    storeScopedUploads: false,
   });
+});
+
+test('-c storeScopedUploads=true|false, from the command line (text) or cdk.json (a boolean); anything else is refused', () => {
+  expect(deploymentOf({ storeScopedUploads: 'true' }).storeScopedUploads).toBe(true);
+  expect(deploymentOf({ storeScopedUploads: true }).storeScopedUploads).toBe(true);
+  expect(deploymentOf({ storeScopedUploads: 'false' }).storeScopedUploads).toBe(false);
+  expect(() => deploymentOf({ storeScopedUploads: 'yes' })).toThrow(new DeploymentContextError('-c storeScopedUploads=yes is neither true nor false'));
 });
 
 test('prod keeps its data', () => {

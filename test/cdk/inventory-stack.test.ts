@@ -1,7 +1,7 @@
 /**
  * The synthesized template carries every property the pipeline relies on, with the values of the
  * shared settings. One dev synthesis (bundled, with an alert email), one prod synthesis, and one prod
- * synthesis with every capacity and concurrency context value set.
+ * synthesis with every capacity, concurrency and upload context value set.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,6 +46,7 @@ beforeAll(() => {
       tableWarmWriteUnits: String(bigNight.warmWriteUnits),
       tableMaxWriteUnits: String(bigNight.maxWriteUnits),
       reserveConcurrency: 'true',
+      storeScopedUploads: 'true',
     },
   });
   id = (path) => logicalIdAt(dev.stack, path);
@@ -281,7 +282,8 @@ describe('inventory table', () => {
 
 describe('functions', () => {
   const environmentOf: Record<PipelinePart, () => Record<string, unknown>> = {
-    splitter: () => ({ [settings.env.workQueueUrl]: { Ref: id('Rows/Queue') } }),
+    // Uploads are not store-scoped unless the deployment says so.
+    splitter: () => ({ [settings.env.workQueueUrl]: { Ref: id('Rows/Queue') }, [settings.env.storeScopedUploads]: 'false' }),
     // The writer re-sends the rows it deferred (throttling) to the rows queue.
     writer: () => ({
       [settings.env.tableName]: { Ref: id('Inventory') },
@@ -515,10 +517,12 @@ describe('topics', () => {
 });
 
 describe('least privilege', () => {
-  test('no identity policy allows a wildcard action', () => {
-    const actions = identityPolicyStatements(dev.template).flatMap((statement) => statement.Action);
-    expect(actions.length).toBeGreaterThan(0);
-    expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+  test('no identity policy allows a wildcard action (the store uploaders’ managed policy included)', () => {
+    for (const pipeline of [dev, prodForBigNights]) {
+      const actions = identityPolicyStatements(pipeline.template).flatMap((statement) => statement.Action);
+      expect(actions.length).toBeGreaterThan(0);
+      expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+    }
   });
 
   test('the functions run as roles of their own, without AWS-managed policies', () => {
@@ -681,6 +685,44 @@ describe('monitoring', () => {
       AlertsDeadLetterQueueUrl: { Value: { Ref: id('AlertDeadLetters') } },
     });
     expect(JSON.stringify(outputs.DashboardUrl!.Value)).toContain(id('Monitoring/Dashboard'));
+  });
+});
+
+describe('store-scoped uploads', () => {
+  const managedPolicies = (pipeline: SynthesizedPipeline) => Object.entries(resourcesOfType(pipeline.template, 'AWS::IAM::ManagedPolicy'));
+  const outputsOf = (pipeline: SynthesizedPipeline) => pipeline.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+  const splitterEnvironment = (pipeline: SynthesizedPipeline) =>
+    (resourceOf(pipeline.template, logicalIdAt(pipeline.stack, 'Splitter')).Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
+
+  test('off by default: no uploader policy and no output for one; the splitter reads every upload as before', () => {
+    for (const pipeline of [dev, prod]) {
+      expect(managedPolicies(pipeline)).toEqual([]);
+      expect(outputsOf(pipeline).StoreUploaderPolicyArn).toBeUndefined();
+      expect(splitterEnvironment(pipeline)[settings.env.storeScopedUploads]).toBe('false');
+    }
+  });
+
+  test('-c storeScopedUploads=true: the splitter is told, and one managed policy lets an uploader put objects only below uploads/<its store tag>/', () => {
+    expect(splitterEnvironment(prodForBigNights)[settings.env.storeScopedUploads]).toBe('true');
+    const policies = managedPolicies(prodForBigNights);
+    expect(policies).toHaveLength(1);
+    const [policyId, policy] = policies[0]!;
+    const bucket = logicalIdAt(prodForBigNights.stack, 'Uploads/Bucket');
+    expect(policy.Properties!.PolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'UploadForOwnStoreOnly',
+          Effect: 'Allow',
+          Action: ['s3:AbortMultipartUpload', 's3:PutObject'],
+          // A policy variable IAM resolves per request: not Fn::Sub, which would take it for a parameter.
+          Resource: objectsArn(bucket, `${settings.uploads.prefix}\${aws:PrincipalTag/${settings.uploads.storeTag}}/`),
+        },
+      ],
+    });
+    // Attached to nobody by the stack: an operator attaches it to each store's tagged uploader.
+    expect(policy.Properties!.Roles ?? policy.Properties!.Users ?? policy.Properties!.Groups).toBeUndefined();
+    expect(outputsOf(prodForBigNights).StoreUploaderPolicyArn).toMatchObject({ Value: { Ref: policyId } });
   });
 });
 

@@ -47,6 +47,27 @@ test('variants it cannot express are refused with the resource named: differing 
   expect(() => mergeVariants({ ...template({}), Parameters: {} }, template({}), 'K', 'D')).toThrow(/Parameters differ/);
 });
 
+test('outputs: those only one variant has get its condition, differing values become Fn::If; a choice that only adds needs no negated condition, and merged templates merge again', () => {
+  const queue = { Type: 'AWS::SQS::Queue' };
+  const withPolicy: CfnTemplate = {
+    ...template({ Q: queue, Policy: { Type: 'AWS::IAM::ManagedPolicy' } }),
+    Outputs: { Url: { Value: { Ref: 'Q' } }, PolicyArn: { Value: { Ref: 'Policy' } }, Mode: { Value: 'scoped' } },
+  };
+  const without: CfnTemplate = { ...template({ Q: queue }), Outputs: { Url: { Value: { Ref: 'Q' } }, Mode: { Value: 'open' } } };
+  const merged = mergeVariants(withPolicy, without, 'Scoped');
+  expect(merged.Resources).toEqual({ Q: queue, Policy: { Type: 'AWS::IAM::ManagedPolicy', Condition: 'Scoped' } });
+  expect(merged.Outputs).toEqual({
+    Url: { Value: { Ref: 'Q' } },
+    Mode: { Value: { 'Fn::If': ['Scoped', 'scoped', 'open'] } },
+    PolicyArn: { Value: { Ref: 'Policy' }, Condition: 'Scoped' },
+  });
+  // What only the false variant has needs the negated condition.
+  expect(() => mergeVariants(without, withPolicy, 'Open')).toThrow(new OneClickError('resource Policy exists only where Open is false, and there is no condition for that'));
+  // Merged again under another condition: what is conditional already stays so where both have it.
+  const keeping = mergeVariants(withPolicy, without, 'Scoped');
+  expect(mergeVariants(keeping, merged, 'Keeps', 'Disposes').Resources.Policy).toEqual({ Type: 'AWS::IAM::ManagedPolicy', Condition: 'Scoped' });
+});
+
 test('code: the CDK asset location becomes the code bucket and prefix parameters; an asset it does not know is refused', () => {
   const cdkBucket = { 'Fn::Sub': 'cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}' };
   const fn = (key: string) =>

@@ -11,24 +11,25 @@ import { unzipSync } from 'fflate';
 import { Parameter, packageName, quickCreateLink, writePackage, type Package } from '../../cdk/package';
 import type { CfnResource, CfnTemplate } from '../../cdk/one-click';
 import { ensurePythonTools } from '../../src/local/venv';
+import { settings } from '../../src/shared/settings';
 import { StackOutput } from '../../src/shared/stack';
 import { cfnLint, describeFinding } from '../support/cfn-lint';
 import { synthesizePipeline } from './synth';
 
 const out = mkdtempSync(join(tmpdir(), 'inventory-package-test-'));
 let written: Package;
-let synthesized: Record<'dev' | 'prod', CfnTemplate>;
+let synthesized: Record<'dev' | 'prod' | 'prodStoreScoped', CfnTemplate>;
 
 beforeAll(() => {
   ensurePythonTools();
   written = writePackage(out);
-  synthesized = { dev: templateOf('dev'), prod: templateOf('prod') };
+  synthesized = { dev: templateOf('dev'), prod: templateOf('prod'), prodStoreScoped: templateOf('prod', { storeScopedUploads: 'true' }) };
 });
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function templateOf(stage: string): CfnTemplate {
-  const pipeline = synthesizePipeline({ context: { stage } });
+function templateOf(stage: string, context: Record<string, string> = {}): CfnTemplate {
+  const pipeline = synthesizePipeline({ context: { stage, ...context } });
   try {
     return pipeline.template.toJSON() as CfnTemplate;
   } finally {
@@ -103,8 +104,11 @@ test('the template needs no CDK bootstrap: no bootstrap version parameter or rul
   expect(Object.keys(template.Parameters ?? {})).not.toContain('BootstrapVersion');
   expect(template.Rules).toBeUndefined();
   expect(JSON.stringify(template)).not.toMatch(/cdk-[a-z0-9]+-(assets|deploy|cfn-exec)|BootstrapVersion|aws:asset:/);
-  expect(Object.keys(template.Parameters!).sort()).toEqual([Parameter.alertEmail, Parameter.codeBucket, Parameter.codeKeyPrefix, Parameter.stage].sort());
+  expect(Object.keys(template.Parameters!).sort()).toEqual(
+    [Parameter.alertEmail, Parameter.codeBucket, Parameter.codeKeyPrefix, Parameter.stage, Parameter.storeScopedUploads].sort(),
+  );
   expect(template.Parameters![Parameter.stage]).toMatchObject({ AllowedValues: ['dev', 'prod'], Default: 'dev' });
+  expect(template.Parameters![Parameter.storeScopedUploads]).toMatchObject({ AllowedValues: ['false', 'true'], Default: 'false' });
   expect(template.Transform).toBe('AWS::LanguageExtensions');
   // What `inventory status` and the load test read from a stack.
   expect(Object.keys(template.Outputs ?? {})).toEqual(expect.arrayContaining(Object.values(StackOutput)));
@@ -131,7 +135,7 @@ test("every function's code comes from the code bucket and prefix; each zip hold
 });
 
 test.each(['dev', 'prod'] as const)('with Stage=%s the template deploys what `cdk synth` makes for that stage: the same resources, the same ones retained, its names', (stage) => {
-  const packaged = resolveFor(written.template, { [Parameter.stage]: stage, [Parameter.alertEmail]: '' });
+  const packaged = resolveFor(written.template, { [Parameter.stage]: stage, [Parameter.alertEmail]: '', [Parameter.storeScopedUploads]: 'false' });
   const cdk = synthesized[stage];
   expect(countByType(packaged)).toEqual(countByType(cdk.Resources));
   expect(retained(packaged)).toEqual(retained(cdk.Resources));
@@ -144,8 +148,33 @@ test.each(['dev', 'prod'] as const)('with Stage=%s the template deploys what `cd
   );
 });
 
+test('with StoreScopedUploads=true the template deploys what `cdk synth -c storeScopedUploads=true` makes: the uploader policy and its output, the splitter told; false, neither', () => {
+  const splitterVariable = (resources: Record<string, CfnResource>) => {
+    const [splitter] = Object.entries(resources).filter(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.startsWith('Splitter'));
+    return (splitter![1].Properties!.Environment as { Variables: Record<string, unknown> }).Variables[settings.env.storeScopedUploads];
+  };
+  const policies = (resources: Record<string, CfnResource>) => ofType(resources, 'AWS::IAM::ManagedPolicy').map((policy) => policy.Properties!.PolicyDocument);
+  const scoped = resolveFor(written.template, { [Parameter.stage]: 'prod', [Parameter.alertEmail]: '', [Parameter.storeScopedUploads]: 'true' });
+  const cdk = synthesized.prodStoreScoped;
+  expect(countByType(scoped)).toEqual(countByType(cdk.Resources));
+  expect(policies(scoped)).toEqual(policies(cdk.Resources));
+  expect(policies(scoped)).toHaveLength(1);
+  expect(splitterVariable(scoped)).toBe('true');
+
+  const plain = resolveFor(written.template, { [Parameter.stage]: 'prod', [Parameter.alertEmail]: '', [Parameter.storeScopedUploads]: 'false' });
+  expect(policies(plain)).toEqual([]);
+  expect(splitterVariable(plain)).toBe('false');
+  // The output exists only where the policy does.
+  const output = (written.template.Outputs as Record<string, { Condition?: string; Value: unknown }>).StoreUploaderPolicyArn;
+  expect(output).toMatchObject({ Condition: expect.any(String) });
+  const [policyId] = Object.entries(written.template.Resources).find(([, resource]) => resource.Type === 'AWS::IAM::ManagedPolicy')!;
+  expect(output!.Value).toEqual({ Ref: policyId });
+  expect(written.template.Resources[policyId]!.Condition).toBe(output!.Condition);
+});
+
 test('an alert email subscribes it to both topics; none, no subscription', () => {
-  const subscriptions = (email: string) => ofType(resolveFor(written.template, { [Parameter.stage]: 'prod', [Parameter.alertEmail]: email }), 'AWS::SNS::Subscription');
+  const subscriptions = (email: string) =>
+    ofType(resolveFor(written.template, { [Parameter.stage]: 'prod', [Parameter.alertEmail]: email, [Parameter.storeScopedUploads]: 'false' }), 'AWS::SNS::Subscription');
   expect(subscriptions('')).toEqual([]);
   expect(subscriptions('ops@example.com').map((s) => s.Properties)).toEqual([
     expect.objectContaining({ Protocol: 'email', Endpoint: 'ops@example.com' }),

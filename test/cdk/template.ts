@@ -47,9 +47,11 @@ function normalize(statement: Record<string, unknown>): PolicyStatementJson {
   return { ...(statement as unknown as PolicyStatementJson), Action: asArray(statement.Action) as string[], Resource: asArray(statement.Resource) };
 }
 
-/** Every statement of every identity policy in the template: AWS::IAM::Policy and roles' inline policies. */
+/** Every statement of every identity policy in the template: AWS::IAM::Policy, managed policies and roles' inline policies. */
 export function identityPolicyStatements(template: Template): PolicyStatementJson[] {
-  const policies = Object.values(resourcesOfType(template, 'AWS::IAM::Policy')).map((policy) => policy.Properties!.PolicyDocument);
+  const policies = ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].flatMap((type) =>
+    Object.values(resourcesOfType(template, type)).map((policy) => policy.Properties!.PolicyDocument),
+  );
   const inline = Object.values(resourcesOfType(template, 'AWS::IAM::Role')).flatMap((role) =>
     ((role.Properties!.Policies ?? []) as { PolicyDocument: unknown }[]).map((policy) => policy.PolicyDocument),
   );

@@ -20,8 +20,8 @@ describe.each<{ name: string; context: Record<string, string> }>([
   { name: 'the dev stage', context: { stage: 'dev' } },
   { name: 'the prod stage', context: { stage: 'prod' } },
   {
-    name: 'the prod stage with every capacity and concurrency value set',
-    context: { stage: 'prod', tableWarmWriteUnits: '20000', tableMaxWriteUnits: '30000', reserveConcurrency: 'true' },
+    name: 'the prod stage with every capacity, concurrency and upload value set',
+    context: { stage: 'prod', tableWarmWriteUnits: '20000', tableMaxWriteUnits: '30000', reserveConcurrency: 'true', storeScopedUploads: 'true' },
   },
 ])('$name', ({ context }) => {
   let pipeline: SynthesizedPipeline;

@@ -56,6 +56,7 @@ test('--help lists the local, redrive, status and plan commands and exits 0', as
   expect(localHelp.stdout).toMatch(/--endpoint <url>/);
   expect(localHelp.stdout).toMatch(/--threshold <n>/);
   expect(localHelp.stdout).toMatch(/--json/);
+  expect(localHelp.stdout).toMatch(/--store-scoped/);
 });
 
 test('an unknown option or command is a usage error: exit 2, with Commander\'s message and the help on stderr', async () => {

@@ -6,12 +6,13 @@
  * removed from a copy of the template, the denial is reported and the run exits 1.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import type { CfnTemplate } from '../../src/local/template/assembly';
+import { settings } from '../../src/shared/settings';
 import { synthesizePipeline, type SynthesizedPipeline } from '../cdk/synth';
 import { actualTable, csvText, expectedRejects, InventoryModel, sortItems, tempDirectory, writeCsv, type Line } from './model';
 
@@ -75,20 +76,27 @@ const resourceOfType = (type: string, logicalIdPrefix: string) =>
 const templateThreshold = () =>
   Number((resourceOfType('AWS::Lambda::Function', 'Writer').Properties!.Environment as { Variables: Record<string, string> }).Variables.DEFAULT_THRESHOLD);
 
-/** A copy of the assembly whose role policy `policyPrefix` no longer grants `action`. */
-function withoutGrant(policyPrefix: string, action: string): string {
+/** A copy of the assembly with its template changed by `edit`. */
+function editedAssembly(edit: (template: CfnTemplate) => void): string {
   const copy = mkdtempSync(join(tmpdir(), 'inventory-assembly-'));
   cpSync(pipeline.outdir, copy, { recursive: true });
   const edited = JSON.parse(JSON.stringify(template)) as CfnTemplate;
-  const policy = Object.entries(edited.Resources).find(([id, resource]) => resource.Type === 'AWS::IAM::Policy' && id.startsWith(policyPrefix))![1];
-  const document = policy.Properties!.PolicyDocument as { Statement: { Action: string | string[] }[] };
-  document.Statement = document.Statement.flatMap((statement) => {
-    const actions = [statement.Action].flat().filter((granted) => granted !== action);
-    return actions.length === 0 ? [] : [{ ...statement, Action: actions }];
-  });
+  edit(edited);
   expect(JSON.stringify(edited)).not.toEqual(JSON.stringify(template));
   writeFileSync(join(copy, templateFile), JSON.stringify(edited));
   return copy;
+}
+
+/** A copy of the assembly whose role policy `policyPrefix` no longer grants `action`. */
+function withoutGrant(policyPrefix: string, action: string): string {
+  return editedAssembly((edited) => {
+    const policy = Object.entries(edited.Resources).find(([id, resource]) => resource.Type === 'AWS::IAM::Policy' && id.startsWith(policyPrefix))![1];
+    const document = policy.Properties!.PolicyDocument as { Statement: { Action: string | string[] }[] };
+    document.Statement = document.Statement.flatMap((statement) => {
+      const actions = [statement.Action].flat().filter((granted) => granted !== action);
+      return actions.length === 0 ? [] : [{ ...statement, Action: actions }];
+    });
+  });
 }
 
 const strip = (alerts: Document['alerts']) =>
@@ -142,6 +150,33 @@ test('files run through the synthesized stack: the table, rejects and alerts mat
   for (const fn of ['splitter', 'writer', 'alerter']) expect(unused(fn)).toContain('logs:PutLogEvents');
 });
 
+test('a template whose splitter is store-scoped (STORE_SCOPED_UPLOADS=true, as -c storeScopedUploads=true sets it) runs store-scoped without --store-scoped: files under their directory’s store, a row for another store rejected, every call authorized', async () => {
+  const assembly = editedAssembly((edited) => {
+    const splitter = Object.entries(edited.Resources).find(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.startsWith('Splitter'))![1];
+    (splitter.Properties!.Environment as { Variables: Record<string, string> }).Variables[settings.env.storeScopedUploads] = 'true';
+  });
+  try {
+    const model = new InventoryModel(templateThreshold());
+    const night: Line[] = [
+      { store: 'TU12', product: 'Flour', count: 2 },
+      { raw: 'TU40,Flour,80,', reason: /^the row is for store 'TU40', but this upload \(under uploads\/TU12\/\) may only hold rows for store 'TU12'$/ },
+    ];
+    const expectedAlerts = model.applyFile(night);
+    mkdirSync(join(directory, 'TU12'), { recursive: true });
+    const file = writeCsv(join(directory, 'TU12'), 'night.csv', csvText(night));
+    const result = await inventory(['local', '--from-template', assembly, '--endpoint', moto.endpoint, '--json', file], moto.administrator);
+    expect(result.code).toBe(0);
+    const document = JSON.parse(result.stdout) as Document;
+    expect(document.files).toEqual([expect.objectContaining({ file: 'TU12/night.csv', key: 'uploads/TU12/night.csv', status: 'processed' })]);
+    expect(document.rejects).toEqual(expectedRejects(night).map((r) => ({ file: 'TU12/night.csv', line: r.line, reason: expect.stringMatching(r.reason) })));
+    expect(document.accessDenials).toEqual([]);
+    expect(strip(document.alerts)).toEqual(expectedAlerts);
+    expect(await actualTable(moto.endpoint, document.resources.table!, ofStore('TU'), moto.administrator)).toEqual(model.table(ofStore('TU')));
+  } finally {
+    rmSync(assembly, { recursive: true, force: true });
+  }
+});
+
 test("with the writer's sqs:DeleteMessage removed, its event source mapping is denied — on the same endpoint, whose roles now hold the copy's policies: reported, the file fails, exit 1", async () => {
   const assembly = withoutGrant('WriterRoleDefaultPolicy', 'sqs:DeleteMessage');
   try {
@@ -182,7 +217,7 @@ test("with the alerter's sns:Publish removed, the human output names the denied 
   }
 });
 
-test('what --from-template cannot do is refused with one sentence and exit 2: an endpoint that does not enforce IAM, --faults, --threshold, a directory that is no assembly', async () => {
+test('what --from-template cannot do is refused with one sentence and exit 2: an endpoint that does not enforce IAM, --faults, --threshold, --store-scoped with a template that is not, a directory that is no assembly', async () => {
   const plain = await startMoto();
   const file = writeCsv(directory, 'refused.csv', csvText([{ store: 'TS1', product: 'Salt', count: 4 }]));
   try {
@@ -190,6 +225,8 @@ test('what --from-template cannot do is refused with one sentence and exit 2: an
       { args: ['--endpoint', plain.endpoint], says: /is not a moto server enforcing IAM with this project's patches/ },
       { args: ['--faults', 'duplicate=0.5'], says: /--faults cannot be combined with --from-template/ },
       { args: ['--threshold', '5'], says: /--threshold cannot be combined with --from-template/ },
+      // The template's splitter is not store-scoped; the option cannot make it so.
+      { args: ['--store-scoped'], says: /^inventory: --store-scoped contradicts the template: its splitter is not store-scoped/ },
     ];
     for (const { args, says } of refusals) {
       const result = await inventory(['local', '--from-template', pipeline.outdir, '--json', ...args, file], { accessKeyId: 'any', secretAccessKey: 'any' });

@@ -80,6 +80,7 @@ test('a 100k-row upload becomes messages that carry every row exactly once', asy
     s3: clients.s3,
     sqs: clients.sqs,
     workQueueUrl: resources.workQueueUrl,
+    storeScoped: false,
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics,
   });

@@ -43,6 +43,7 @@ beforeEach(() => {
     s3: moto.clients.s3,
     sqs: moto.clients.sqs,
     workQueueUrl: resources.workQueueUrl,
+    storeScoped: false,
     logger: quietLogger(),
     metrics,
   });
@@ -311,4 +312,43 @@ test('an archived object (InvalidObjectState) fails the upload with a receipt in
   const report = JSON.parse(await readObject(reportKey(key))) as UploadReport;
   expect(report).toMatchObject({ status: 'failed', rowsRead: 0, messages: 0 });
   expect(report.reason).toMatch(/^the object is archived \(storage class GLACIER\) and cannot be read until it is restored/);
+});
+
+describe('store-scoped uploads', () => {
+  let scoped: ReturnType<typeof createSplitterHandler>;
+  beforeEach(() => {
+    scoped = createSplitterHandler({ s3: moto.clients.s3, sqs: moto.clients.sqs, workQueueUrl: resources.workQueueUrl, storeScoped: true, logger: quietLogger(), metrics });
+  });
+
+  test('a row for another store is rejected naming both; a file without a store column is its key’s store’s; receipts stay next to the upload', async () => {
+    const mixed = await upload('uploads/SC12/monday.csv', 'store,product,count\nSC12,Milk,4\nSC40,Milk,90\nSC12,Tea,3\n');
+    const bare = await upload('uploads/SC12/tuesday.csv', 'product;count\nBread;7\n');
+    const response = await scoped(sqsEvent([mixed.message, bare.message], uploadQueueArn), lambdaContext('splitter'));
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect((await workMessages()).flatMap((batch) => batch.rows)).toEqual(
+      expect.arrayContaining([
+        ['SC12', 'Milk', 4, null, 2],
+        ['SC12', 'Tea', 3, null, 4],
+        ['SC12', 'Bread', 7, null, 2],
+      ]),
+    );
+    const monday = JSON.parse(await readObject('reports/SC12/monday.csv.json')) as UploadReport;
+    expect(monday).toMatchObject({ status: 'processed', rowsRead: 3, rowsAccepted: 2, rowsRejected: 1, rejectsKey: 'rejects/SC12/monday.csv' });
+    const rejects = parse(await readObject('rejects/SC12/monday.csv'), { columns: true }) as { line: string; reason: string }[];
+    expect(rejects.map((row) => [Number(row.line), row.reason])).toEqual([
+      [3, "the row is for store 'SC40', but this upload (under uploads/SC12/) may only hold rows for store 'SC12'"],
+    ]);
+    expect(JSON.parse(await readObject('reports/SC12/tuesday.csv.json'))).toMatchObject({ status: 'processed', rowsAccepted: 1 });
+  });
+
+  test('a key that names no store fails once, with a receipt saying so; nothing is queued and the event is done, not retried', async () => {
+    const { message } = await upload('uploads/no-store.csv', 'store,product,count\nNS,Milk,4\n');
+    const response = await scoped(sqsEvent([message], uploadQueueArn), lambdaContext('splitter'));
+    expect(response).toEqual({ batchItemFailures: [] });
+    const report = JSON.parse(await readObject(reportKey('uploads/no-store.csv'))) as UploadReport;
+    expect(report).toMatchObject({ status: 'failed', rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, messages: 0 });
+    expect(report.reason).toBe("the key uploads/no-store.csv names no store: with store-scoped uploads each file goes under its store's folder, uploads/<store>/<name>.csv");
+    expect(await workMessages()).toEqual([]);
+    expect(metrics.get(MetricName.UploadsFailed)).toBe(1);
+  });
 });

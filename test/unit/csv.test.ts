@@ -2,7 +2,7 @@
  * The CSV contract, record by record: which headers are accepted and which rows are applied or
  * rejected with which reason. The splitter's stream handling is tested in split.test.ts.
  */
-import { chooseDelimiter, invalidTextReason, isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader } from '../../src/shared/csv';
+import { chooseDelimiter, invalidTextReason, isBlankRecord, parseHeader, UploadRejectedError, validateRow, type CsvHeader, type StoreScope } from '../../src/shared/csv';
 import { settings } from '../../src/shared/settings';
 
 const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
@@ -241,5 +241,44 @@ describe('validateRow', () => {
   test('without a threshold column the row sets no threshold', () => {
     const noThreshold = parseHeader(['store', 'product', 'count']);
     expect(validateRow(['S1', 'Widget', '3'], noThreshold, 2)).toEqual({ store: 'S1', product: 'Widget', count: 3, threshold: null, line: 2 });
+  });
+});
+
+describe('store-scoped uploads (the key names the store)', () => {
+  const scope: StoreScope = { store: 'S0012', prefix: 'uploads/S0012/' };
+  const line = 9;
+
+  test('the header may leave the store column out: product and count are what it needs', () => {
+    expect(parseHeader(['SKU', 'qty', 'min'], 1, scope)).toEqual({ columns: 3, names: ['SKU', 'qty', 'min'], store: -1, product: 0, count: 1, threshold: 2, scope });
+    expect(() => parseHeader(['store', 'qty'], 1, scope)).toThrow(/lacks the required column 'product';/);
+    // Without a scope the store column is as required as ever.
+    expect(() => parseHeader(['product', 'count'])).toThrow(/lacks the required column 'store';/);
+  });
+
+  test('a store column is found as usual', () => {
+    expect(parseHeader(['Store ID', 'product', 'count'], 1, scope)).toMatchObject({ store: 0, product: 1, count: 2, scope });
+  });
+
+  test('the delimiter is chosen from the columns such a header needs', () => {
+    expect(chooseDelimiter('product;count', 1, true)).toBe(';');
+    expect(() => chooseDelimiter('product;count', 1)).toThrow(/lacks the required column 'store'/);
+  });
+
+  test('without a store column every row is the key’s store', () => {
+    const header = parseHeader(['product', 'count'], 1, scope);
+    expect(validateRow(['Widget', '7'], header, line)).toEqual({ store: 'S0012', product: 'Widget', count: 7, threshold: null, line });
+    expect(validateRow(['', '7'], header, line)).toBe('product is empty');
+  });
+
+  test('with a store column each row must be for the key’s store (after trimming)', () => {
+    const header = parseHeader(['store', 'product', 'count'], 1, scope);
+    expect(validateRow([' S0012 ', 'Widget', '7'], header, line)).toEqual({ store: 'S0012', product: 'Widget', count: 7, threshold: null, line });
+    expect(validateRow(['S0040', 'Widget', '7'], header, line)).toBe(
+      "the row is for store 'S0040', but this upload (under uploads/S0012/) may only hold rows for store 'S0012'",
+    );
+    // Exactly: neither case nor leading zeros make another store this one.
+    expect(validateRow(['s0012', 'Widget', '7'], header, line)).toMatch(/^the row is for store 's0012', but .* store 'S0012'$/);
+    expect(validateRow(['S012', 'Widget', '7'], header, line)).toMatch(/^the row is for store 'S012'/);
+    expect(validateRow(['', 'Widget', '7'], header, line)).toBe('store is empty');
   });
 });

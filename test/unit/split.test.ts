@@ -5,6 +5,7 @@
  * (split.property.test.ts checks the same core against a reference reader over random files.)
  */
 import { gzipSync } from 'node:zlib';
+import type { StoreScope } from '../../src/shared/csv';
 import type { SplitOutcome } from '../../src/shared/report';
 import { splitUpload } from '../../src/splitter/split';
 import { SendFailedError } from '../../src/splitter/sender';
@@ -28,11 +29,18 @@ function chunked(bytes: Buffer, mode: 'whole' | 'bytes'): Buffer[] {
   return Array.from(bytes, (_, index) => bytes.subarray(index, index + 1));
 }
 
-async function split(content: string | Buffer, mode: 'whole' | 'bytes' = 'whole', key = upload.key, maxRecordBytes?: number): Promise<Outcome> {
+async function split(
+  content: string | Buffer,
+  mode: 'whole' | 'bytes' = 'whole',
+  key = upload.key,
+  maxRecordBytes?: number,
+  scope?: StoreScope,
+): Promise<Outcome> {
   const queue = new CapturingQueue();
   const rejectsSink = new CapturingRejects();
   const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-  const result = await splitUpload({ upload: { ...upload, key }, input: readableOf(...chunked(bytes, mode)), sendBatch: queue.sendBatch, rejects: rejectsSink, maxRecordBytes });
+  const input = readableOf(...chunked(bytes, mode));
+  const result = await splitUpload({ upload: { ...upload, key }, input, sendBatch: queue.sendBatch, rejects: rejectsSink, maxRecordBytes, scope });
   const rows = queue.rows().map((row): Row => [row.store, row.product, row.count, row.threshold, row.line]);
   const rejects = rejectsSink.rows.map((row): [number, string] => [row.line, row.reason]);
   return { result, rows, rejects, queue, rejectsSink };
@@ -229,6 +237,31 @@ describe.each(['whole', 'bytes'] as const)('splitUpload (input as %s chunks)', (
     expect(result).toMatchObject({ rowsRead: 0, rowsAccepted: 0, rowsRejected: 0, messages: 0 });
     expect(queue.calls).toEqual([]);
     expect(rejectsSink.rows).toEqual([]);
+  });
+});
+
+describe.each(['whole', 'bytes'] as const)('a store-scoped upload (input as %s chunks)', (mode) => {
+  const key = 'uploads/S0012/monday.csv';
+  const scope: StoreScope = { store: 'S0012', prefix: 'uploads/S0012/' };
+
+  test('without a store column, every row is the key’s store; the delimiter is found from product and count', async () => {
+    const { result, rows, rejects } = await split('SKU\tQty\tMin\nMilk 1l\t4\t\nEggs\tsix\t\nTea\t0\t2\n', mode, key, undefined, scope);
+    expect(result).toEqual({ status: 'processed', rowsRead: 3, rowsAccepted: 2, rowsRejected: 1, messages: 1 });
+    expect(rows).toEqual([['S0012', 'Milk 1l', 4, null, 2], ['S0012', 'Tea', 0, 2, 4]]);
+    expect(rejects).toEqual([[3, "count 'six' is not a whole number ≥ 0"]]);
+  });
+
+  test('with a store column, a row for another store is rejected naming both stores; the rest are applied', async () => {
+    const { result, rows, rejects, rejectsSink } = await split('store,product,count\nS0012,Milk,4\nS0040,Milk,90\n S0012 ,Tea,3\n', mode, key, undefined, scope);
+    expect(result).toMatchObject({ status: 'processed', rowsRead: 3, rowsAccepted: 2, rowsRejected: 1 });
+    expect(rows).toEqual([['S0012', 'Milk', 4, null, 2], ['S0012', 'Tea', 3, null, 4]]);
+    expect(rejects).toEqual([[3, "the row is for store 'S0040', but this upload (under uploads/S0012/) may only hold rows for store 'S0012'"]]);
+    expect(rejectsSink.rows[0]!.record).toEqual(['S0040', 'Milk', '90']);
+  });
+
+  test('the same file split without a scope needs its store column', async () => {
+    const { result } = await split('product,count\nMilk,4\n', mode, key);
+    expect(result).toMatchObject({ status: 'failed', reason: expect.stringMatching(/lacks the required column 'store'/) });
   });
 });
 

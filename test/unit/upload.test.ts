@@ -10,6 +10,7 @@ import {
   rejectsKey,
   reportKey,
   rowStamp,
+  storeScopeOf,
   uploadFromS3Record,
   uploadStamp,
 } from '../../src/shared/upload';
@@ -178,5 +179,29 @@ describe('receipt keys', () => {
   ])('%s → %s and %s', (key, rejects, report) => {
     expect(rejectsKey(key)).toBe(rejects);
     expect(reportKey(key)).toBe(report);
+  });
+});
+
+describe('storeScopeOf (store-scoped uploads)', () => {
+  test.each<[string, string]>([
+    ['uploads/S0012/monday.csv', 'S0012'],
+    ['uploads/S0012/monday.csv.gz', 'S0012'],
+    ['uploads/Store 12/monday.csv', 'Store 12'],
+    ['uploads/東京/monday.csv', '東京'],
+    // The first segment is the one an uploader's policy ties to its store tag, however deep the key goes.
+    ['uploads/S0012/2026-12/monday.csv', 'S0012'],
+  ])('%s is store %s', (key, store) => {
+    expect(storeScopeOf(key)).toEqual({ store, prefix: `uploads/${store}/` });
+  });
+
+  test.each<[string, RegExp]>([
+    ['uploads/monday.csv', /^the key uploads\/monday\.csv names no store: with store-scoped uploads each file goes under its store's folder, uploads\/<store>\/<name>\.csv$/],
+    ['uploads//monday.csv', /^the key uploads\/\/monday\.csv names no store/],
+    ['uploads/ /monday.csv', /names no store/],
+    ['elsewhere/S0012/monday.csv', /names no store/],
+    ['uploads/ S0012/monday.csv', /^the store folder ' S0012' of the key uploads\/ S0012\/monday\.csv begins or ends with a space, so it names no store exactly: move the file to uploads\/S0012\/$/],
+  ])('%s fails the upload: %s', (key, reason) => {
+    const scope = storeScopeOf(key);
+    expect(scope).toEqual({ reason: expect.stringMatching(reason) });
   });
 });

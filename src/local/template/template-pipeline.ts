@@ -11,6 +11,7 @@
  * on-failure destination.
  */
 import { createAwsClients, destroyAwsClients, type AwsClients } from '../../shared/aws';
+import { storeScopedUploadsFromEnv } from '../../shared/env';
 import { CountingMetrics } from '../../shared/observability';
 import { MetricName, settings } from '../../shared/settings';
 import type { DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
@@ -206,6 +207,8 @@ export async function assembleFromTemplate(options: TemplatePipelineOptions): Pr
       endpoint: deployment.endpoint,
       clients: deployment.clients,
       resources,
+      // As the bundled splitter reads it from its environment.
+      storeScoped: storeScopedUploadsFromEnv(functions.splitter.definition.variables),
       splitter: sqsMapping('splitter'),
       writer: sqsMapping('writer'),
       alerter,
