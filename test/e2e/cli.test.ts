@@ -2,18 +2,15 @@
  * The `inventory` command as a user (or an acceptance suite) runs it: a separate process, an
  * endpoint it is given, a JSON document on stdout — then the table read back independently.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import { RowBatchPacker } from '../../src/shared/messages';
 import { concurrencyBudget, settings } from '../../src/shared/settings';
 import { uploadStamp } from '../../src/shared/upload';
 import { actualTable, csvText, expectedRejects, InventoryModel, sortItems, tempDirectory, writeCsv, type Line, type Row } from './model';
+import { inventory } from '../support/cli';
 
-const run = promisify(execFile);
-const bin = join(__dirname, '..', '..', 'bin', 'inventory.js');
 let moto: MotoServer;
 const directory = tempDirectory();
 
@@ -24,16 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await moto?.stop();
 });
-
-async function inventory(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout: string; stderr: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 interface Document {
   resources: Record<string, string>;

@@ -5,19 +5,16 @@
  * final table, the rejects and the alerts are compared with the independent model; with a grant
  * removed from a copy of the template, the denial is reported and the run exits 1.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import type { CfnTemplate } from '../../src/local/template/assembly';
 import { settings } from '../../src/shared/settings';
 import { synthesizePipeline, type SynthesizedPipeline } from '../cdk/synth';
 import { actualTable, csvText, expectedRejects, InventoryModel, sortItems, tempDirectory, writeCsv, type Line } from './model';
+import { inventory as runInventory } from '../support/cli';
 
-const run = promisify(execFile);
-const bin = join(__dirname, '..', '..', 'bin', 'inventory.js');
 const templateFile = 'InventoryPipeline-dev.template.json';
 const account = '123456789012';
 const directory = tempDirectory();
@@ -38,16 +35,10 @@ afterAll(async () => {
 });
 
 /** The CLI in its own process; with `administrator`, that key is the one the environment gives it. */
-async function inventory(args: string[], administrator?: { accessKeyId: string; secretAccessKey: string }) {
+function inventory(args: string[], administrator?: { accessKeyId: string; secretAccessKey: string }) {
   const { AWS_SESSION_TOKEN: _token, AWS_PROFILE: _profile, ...env } = process.env;
   if (administrator) Object.assign(env, { AWS_ACCESS_KEY_ID: administrator.accessKeyId, AWS_SECRET_ACCESS_KEY: administrator.secretAccessKey });
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout: string; stderr: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr };
-  }
+  return runInventory(args, env);
 }
 
 interface Denial {

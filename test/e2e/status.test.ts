@@ -4,9 +4,6 @@
  * was dead-lettered before the splitter filed a receipt, one not yet picked up, and a row batch in
  * the rows dead-letter queue. The expectation comes from what the test itself uploaded.
  */
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
@@ -15,9 +12,8 @@ import { startMoto, type MotoServer } from '../../src/local/moto';
 import { resourceNames, settings } from '../../src/shared/settings';
 import { stackName, StackOutput } from '../../src/shared/stack';
 import { csvText, tempDirectory, writeCsv, type Line } from './model';
+import { inventory } from '../support/cli';
 
-const run = promisify(execFile);
-const bin = join(__dirname, '..', '..', 'bin', 'inventory.js');
 const directory = tempDirectory();
 const names = resourceNames(settings.stage.local);
 let moto: MotoServer;
@@ -32,16 +28,6 @@ afterAll(async () => {
   if (clients) destroyAwsClients(clients);
   await moto?.stop();
 });
-
-async function inventory(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 16 * 1024 * 1024, env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout: string; stderr: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 const queueUrl = async (name: string) => (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
 

@@ -7,16 +7,13 @@
  * kinds of file do what they always did: the row for another store is applied, and the file
  * without a store column fails as a whole.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import { resourceNames, settings } from '../../src/shared/settings';
 import { actualTable, csvText, expectedRejects, InventoryModel, sortItems, tempDirectory, writeCsv, type ExpectedAlert, type Line, type Row } from './model';
+import { inventory } from '../support/cli';
 
-const run = promisify(execFile);
-const bin = join(__dirname, '..', '..', 'bin', 'inventory.js');
 const threshold = 10;
 let moto: MotoServer;
 const directory = tempDirectory();
@@ -29,16 +26,6 @@ afterAll(async () => {
   await moto?.stop();
   rmSync(directory, { recursive: true, force: true });
 });
-
-async function inventory(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout: string; stderr: string };
-    return { code: failed.code ?? -1, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 interface Document {
   resources: Record<string, string>;
