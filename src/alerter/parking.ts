@@ -21,7 +21,7 @@ export interface ParkedAlert {
   parkedAt: string;
 }
 
-export function parkedAlertBody(entry: AlertEntry, reason: string, now = new Date()): string {
+function parkedAlertBody(entry: AlertEntry, reason: string, now = new Date()): string {
   const parked: ParkedAlert = {
     message: entry.Message,
     subject: entry.Subject,

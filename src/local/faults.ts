@@ -91,10 +91,6 @@ export function parseFaultSpec(text: string): FaultSpec {
   return spec;
 }
 
-export function hasFaults(spec: FaultSpec): boolean {
-  return spec.throttle > 0 || spec.throttleBurstSeconds > 0 || spec.duplicate > 0 || spec.crash > 0 || spec.publishFail > 0;
-}
-
 /** Thrown at an AWS call of an invocation that has crashed: the call never reaches AWS. */
 export class InvocationCrash extends Error {
   override name = 'InvocationCrash';
@@ -161,7 +157,7 @@ function alertIdentity(message: string | undefined): string {
  * A message by what it carries: a row batch by its upload's key and lines, an S3 notification by
  * the objects it announces — not by the stamps, times and ids that differ on every run.
  */
-export function messageIdentity(body: string): string {
+function messageIdentity(body: string): string {
   try {
     const parsed = JSON.parse(body) as {
       upload?: { key?: string };

@@ -22,7 +22,7 @@ export function isBackPressureError(error: unknown): boolean {
 }
 
 /** Full jitter: uniform in [0, min(max, base × 2^n)) — spreads retries of many writers apart. */
-export function fullJitterMs(pushedBack: number, random: () => number = Math.random): number {
+function fullJitterMs(pushedBack: number, random: () => number = Math.random): number {
   const { retryBaseMs, retryMaxMs } = settings.writer.backPressure;
   return random() * Math.min(retryMaxMs, retryBaseMs * 2 ** pushedBack);
 }
