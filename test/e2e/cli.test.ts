@@ -3,12 +3,13 @@
  * endpoint it is given, a JSON document on stdout — then the table read back independently.
  */
 import { join } from 'node:path';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startMoto, type MotoServer } from '../../src/local/moto';
 import { RowBatchPacker } from '../../src/shared/messages';
-import { concurrencyBudget, settings } from '../../src/shared/settings';
+import { concurrencyBudget, resourceNames, settings } from '../../src/shared/settings';
 import { uploadStamp } from '../../src/shared/upload';
 import { actualTable, csvText, expectedRejects, InventoryModel, sortItems, tempDirectory, writeCsv, type Line, type Row } from './model';
+import { receiveAll } from '../support/aws';
 import { inventory } from '../support/cli';
 
 let moto: MotoServer;
@@ -189,4 +190,42 @@ test('redrive moves dead letters back; the next run applies the newer one and sk
   expect(strip(document.alerts)).toEqual(expectedAlerts);
   const redriveStores = (store: string) => store === 'CR1';
   expect(await actualTable(moto.endpoint, resources.table!, redriveStores)).toEqual(model.table(redriveStores));
+});
+
+test('alerts SNS refuses (publish failures injected below the handler: --faults publish-fail) are parked; redrive --queue alerts publishes them again with their alertIds and leaves the stream mapping’s failure records', async () => {
+  const model = new InventoryModel(10);
+  const night: Line[] = Array.from({ length: 8 }, (_, index) => ({ store: 'CA1', product: `Low ${index}`, count: index }));
+  const expectedAlerts = model.applyFile(night);
+  const first = await inventory(['local', '--endpoint', moto.endpoint, '--json', '--faults', 'publish-fail=0.9,seed=3', writeCsv(directory, 'parking-night.csv', csvText(night))]);
+  const document = JSON.parse(first.stdout) as Document;
+  const parked = document.summary.deadLettered!;
+  expect(parked).toBeGreaterThan(0); // the faults did their part: at 0.9 per attempt, an alert fails all 10 about a third of the time
+  expect(first.code).toBe(1);
+  expect(document.alerts.length + parked).toBe(expectedAlerts.length);
+
+  const names = resourceNames(settings.stage.local);
+  const sqs = new SQSClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'e2e', secretAccessKey: 'e2e' } });
+  try {
+    const urlOf = async (name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+    const [deadLetters, capture] = [await urlOf(names.alertDeadLetterQueue), await urlOf(names.alertCaptureQueue)];
+    // What the stream mapping sends when it gives up on a batch: a pointer, no alert in it.
+    await sqs.send(new SendMessageCommand({ QueueUrl: deadLetters, MessageBody: JSON.stringify({ DDBStreamBatchInfo: { shardId: 'shard-1', startSequenceNumber: '1', endSequenceNumber: '9' } }) }));
+
+    const redrive = await inventory(['redrive', '--endpoint', moto.endpoint, '--queue', 'alerts']);
+    expect(redrive.code).toBe(0);
+    expect(redrive.stdout).toContain(`Published ${parked} parked alert(s)`);
+    expect(redrive.stdout).toMatch(/Left 1 message\(s\) that are not parked alerts/);
+
+    const republished = (await receiveAll(sqs, capture, parked)).map((message) => JSON.parse((JSON.parse(message.Body!) as { Message: string }).Message) as Document['alerts'][number]);
+    const published = new Set(document.alerts.map((alert) => alert.alertId));
+    expect(republished.every((alert) => !published.has(alert.alertId))).toBe(true);
+    const strip = (alerts: Document['alerts']) => sortItems(alerts.map(({ type, store, product, count, previousCount, threshold }) => ({ type, store, product, count, previousCount, threshold })));
+    expect(strip([...document.alerts, ...republished])).toEqual(expectedAlerts);
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: deadLetters, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    expect(Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible)).toBe(1);
+  } finally {
+    sqs.destroy();
+  }
 });
